@@ -1,0 +1,1 @@
+"""A faithful local implementation of the File Upload API (``ferry serve``)."""

@@ -1,0 +1,1 @@
+"""ferry's Click commands: thin wrappers that parse options, call one library function, and exit."""

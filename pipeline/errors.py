@@ -1,0 +1,193 @@
+"""The one exception tree of ``pipeline``.
+
+::
+
+    PipelineError                 anything ferry reports to a person
+    ├── UsageError                bad option value (exit 2)
+    ├── MissingKeyError           no API key configured (exit 2)
+    ├── ManifestError             unreadable or invalid manifest (exit 2, names file/row/column)
+    ├── ResultsError              unreadable or foreign result table (exit 2)
+    ├── LockedError               another run holds the table's lock (exit 4)
+    └── UploadError               one row's failure: ``error_kind``, ``retryable``
+        ├── InvalidRowError       invalid_row   permanent, never sent
+        ├── BadRequestError       bad_request   permanent (400, 404, 405, 422, ...)
+        ├── SourceError           source_error  permanent (API could not fetch the source)
+        ├── TooLargeError         too_large     permanent (413)
+        ├── RateLimitedError      rate_limited  retryable (429), carries ``retry_after``
+        ├── ServerError           server_error  retryable (5xx, 455, non-JSON bodies)
+        ├── RequestTimeoutError   timeout       retryable
+        ├── NetworkError          network       retryable (connection refused/reset, DNS)
+        ├── LinkDeadError         link_dead     permanent (set by ``ferry verify``)
+        └── FatalApiError         abort the whole run (exit 3)
+            ├── AuthError         auth          401 bad key
+            └── CreditsError      credits       402 no credits
+
+``error_kind`` is a class attribute: the result table's ``error_kind`` column is always
+``type(exc).error_kind``, never a string built elsewhere. aiohttp exceptions are translated
+into this tree in exactly one place, :func:`pipeline.client.translate_transport_error`.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of every error ferry reports; ``str(exc)`` is one line for a person."""
+
+    exit_code: int = 1
+
+
+class UsageError(PipelineError):
+    """An option or argument has a value ferry cannot use."""
+
+    exit_code = 2
+
+
+class MissingKeyError(PipelineError):
+    """No API key was configured for a command that calls the API."""
+
+    exit_code = 2
+
+
+class ManifestError(PipelineError):
+    """A manifest cannot be used; the message names the file and, where known, row and column."""
+
+    exit_code = 2
+
+    def __init__(
+        self, path: object, message: str, *, row: int | None = None, column: str | None = None
+    ) -> None:
+        where = f"{path}"
+        if row is not None:
+            where += f": row {row}"
+        if column is not None:
+            where += f": column '{column}'"
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.row = row
+        self.column = column
+
+
+class ResultsError(ManifestError):
+    """A result table cannot be read or does not have the result table's schema."""
+
+
+class LockedError(PipelineError):
+    """Another live run holds the lock of the result table."""
+
+    exit_code = 4
+
+
+class UploadError(PipelineError):
+    """The failure of one row; becomes a ``failed`` row of the result table."""
+
+    error_kind: str = "server_error"
+    retryable: bool = False
+    fatal: bool = False
+
+    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+        super().__init__(one_line(message))
+        self.http_status = http_status
+
+
+class InvalidRowError(UploadError):
+    """The manifest row cannot be sent at all (empty URL, unsupported scheme, ...)."""
+
+    error_kind = "invalid_row"
+
+
+class BadRequestError(UploadError):
+    """The API refused the request's parameters."""
+
+    error_kind = "bad_request"
+
+
+class SourceError(UploadError):
+    """The API could not fetch the source URL (``File download failed ...``)."""
+
+    error_kind = "source_error"
+
+
+class TooLargeError(UploadError):
+    """The file is over the API's size cap."""
+
+    error_kind = "too_large"
+
+
+class RateLimitedError(UploadError):
+    """The API asked us to slow down; ``retry_after`` is its hint in seconds, if any."""
+
+    error_kind = "rate_limited"
+    retryable = True
+
+    def __init__(
+        self, message: str, *, http_status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class ServerError(UploadError):
+    """A 5xx, a maintenance answer (455) or a body that is not the API's JSON."""
+
+    error_kind = "server_error"
+    retryable = True
+
+
+class RequestTimeoutError(UploadError):
+    """The request did not finish within ``--timeout``."""
+
+    error_kind = "timeout"
+    retryable = True
+
+
+class NetworkError(UploadError):
+    """The connection failed: refused, reset, DNS, TLS."""
+
+    error_kind = "network"
+    retryable = True
+
+
+class LinkDeadError(UploadError):
+    """A download URL of an ``ok`` row no longer serves the file."""
+
+    error_kind = "link_dead"
+
+
+class FatalApiError(UploadError):
+    """An answer that makes every further request pointless: the run stops (exit 3)."""
+
+    fatal = True
+    exit_code = 3
+
+
+class AuthError(FatalApiError):
+    """401: the API key is missing, malformed or unknown."""
+
+    error_kind = "auth"
+
+
+class CreditsError(FatalApiError):
+    """402: the account has no credits left."""
+
+    error_kind = "credits"
+
+
+ERROR_KINDS: tuple[str, ...] = (
+    "invalid_row",
+    "bad_request",
+    "source_error",
+    "too_large",
+    "auth",
+    "credits",
+    "rate_limited",
+    "server_error",
+    "timeout",
+    "network",
+    "link_dead",
+)
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """Fold ``text`` into one line of at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

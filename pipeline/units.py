@@ -1,0 +1,46 @@
+"""Parsing of the contract's duration (``90s``, ``15m``, ``12h``, ``3d``) and rate (``20/10s``) syntax."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.errors import UsageError
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)?\s*$")
+
+
+def parse_duration(text: str, *, option: str = "duration") -> float:
+    """Seconds in ``text`` (``90s``, ``15m``, ``12h``, ``3d``; a bare number is seconds)."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise UsageError(f"{option}: '{text}' is not a duration such as 90s, 15m, 12h or 3d")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``count`` requests in any window of ``per_seconds`` seconds."""
+
+    count: int
+    per_seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.per_seconds:g}s"
+
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|s|sec|min|m|h|d)\s*$")
+
+
+def parse_rate(text: str, *, option: str = "--rate") -> Rate:
+    """A :class:`Rate` from ``20/10s``, ``5/s`` or ``300/min``."""
+    match = _RATE.match(str(text))
+    if not match:
+        raise UsageError(f"{option}: '{text}' is not a rate such as 20/10s, 5/s or 300/min")
+    count = int(match.group(1))
+    unit = {"sec": "s"}.get(match.group(3), match.group(3))
+    per = float(match.group(2) or 1) * _UNIT_SECONDS[unit]
+    if count <= 0 or per <= 0:
+        raise UsageError(f"{option}: '{text}' must allow at least one request per window")
+    return Rate(count=count, per_seconds=per)
