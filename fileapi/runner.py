@@ -1,0 +1,90 @@
+"""``run_server``: the blocking, signal-aware runner behind ``ferry serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from fileapi.app import make_app
+from fileapi.settings import ServerSettings
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Send the server's logs (one access line per request) to stderr; DEBUG if ``debug``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    for name in ("fileapi", "aiohttp.server", "aiohttp.web"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.DEBUG if debug else logging.INFO)
+        logger.propagate = False
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_server(
+    settings: ServerSettings, *, announce_keys: bool = False, debug: bool = False
+) -> None:
+    """Serve the File Upload API for ``settings`` until SIGINT or SIGTERM; uvloop if present.
+
+    Prints ``ferry serve: listening on http://HOST:PORT`` on stderr once bound and, with
+    ``announce_keys`` (keys were generated for this run), ``ferry serve: generated API key:
+    <key>`` once per key. Raises ``OSError`` if the address cannot be bound.
+    """
+    configure_logging(debug)
+    with asyncio.Runner(loop_factory=_loop_factory(), debug=debug) as runner:
+        runner.run(_serve(settings, announce_keys))
+
+
+async def _serve(settings: ServerSettings, announce_keys: bool) -> None:
+    runner = web.AppRunner(
+        make_app(settings),
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        print(f"ferry serve: listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        if announce_keys:
+            for key in settings.keys:
+                print(f"ferry serve: generated API key: {key}", file=sys.stderr, flush=True)
+        await _wait_for_signal()
+        print("ferry serve: shutting down", file=sys.stderr, flush=True)
+    finally:
+        await runner.cleanup()
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
