@@ -24,9 +24,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from jobs import serve
+    from jobs import credits, demo, run, serve, status
 
-    main.add_command(serve.serve)
+    for command in (run.run, status.status, credits.credits, serve.serve, demo.demo):
+        main.add_command(command)
 
 
 _register()

@@ -158,18 +158,26 @@ class FatalApiError(UploadError):
 
     fatal = True
     exit_code = 3
+    #: What the user should do about it.
+    hint: str = "fix the account, then run again"
+
+    def explain(self) -> str:
+        """One line: what the API said and what to do."""
+        return f"the API answered {self.http_status} ({self}): {self.hint}"
 
 
 class AuthError(FatalApiError):
     """401: the API key is missing, malformed or unknown."""
 
     error_kind = "auth"
+    hint = "check the key in KIE_API_KEY or --api-key-file"
 
 
 class CreditsError(FatalApiError):
     """402: the account has no credits left."""
 
     error_kind = "credits"
+    hint = "no credits left: add credits to the account, then run again"
 
 
 ERROR_KINDS: tuple[str, ...] = (

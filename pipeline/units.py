@@ -1,4 +1,4 @@
-"""Parsing of the contract's duration (``90s``, ``15m``, ``12h``, ``3d``) and rate (``20/10s``) syntax."""
+"""The contract's duration (``90s``, ``15m``, ``12h``, ``3d``) and rate (``20/10s``) syntax."""
 
 from __future__ import annotations
 

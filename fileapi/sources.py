@@ -1,0 +1,77 @@
+"""A tiny source-file server for demos, tests and benchmarks: the "somewhere else" files live.
+
+It serves a folder or an in-memory mapping of paths to bytes, can answer slowly, can demand a
+request header (a private source), and counts requests and the most it had in flight at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import mimetypes
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+
+@dataclass
+class SourceStats:
+    """What the source server saw."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    refused: int = 0
+
+
+SOURCE_STATS = web.AppKey("source_stats", SourceStats)
+
+
+def make_source_app(
+    files: Mapping[str, bytes] | Path,
+    *,
+    delay_seconds: float = 0.0,
+    required_header: tuple[str, str] | None = None,
+) -> web.Application:
+    """An app that answers ``GET /<path>`` from ``files`` (a folder or a path→bytes mapping)."""
+    stats = SourceStats()
+    app = web.Application()
+    app[SOURCE_STATS] = stats
+
+    def lookup(name: str) -> bytes | Path | None:
+        if isinstance(files, Path):
+            root = files.resolve()
+            candidate = (root / name).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                return candidate
+            return None
+        return files.get(name)
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        stats.requests[name] += 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            if delay_seconds:
+                await asyncio.sleep(delay_seconds)
+            if required_header is not None:
+                sent = request.headers.get(required_header[0], "")
+                if not hmac.compare_digest(sent.encode(), required_header[1].encode()):
+                    stats.refused += 1
+                    raise web.HTTPForbidden(text="this source needs credentials")
+            found = lookup(name)
+            if found is None:
+                raise web.HTTPNotFound(text=f"no such file: {name}")
+            if isinstance(found, Path):
+                return web.FileResponse(found)
+            content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            return web.Response(body=found, content_type=content_type)
+        finally:
+            stats.in_flight -= 1
+
+    app.router.add_get("/{name:.+}", serve)
+    return app

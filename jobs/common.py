@@ -1,0 +1,127 @@
+"""Options shared by several commands, the API key lookup, and the error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pipeline.errors import MissingKeyError, PipelineError, UsageError
+from pipeline.units import Rate, parse_duration, parse_rate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
+DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
+
+
+def say(message: str) -> None:
+    """A message for people: stderr, never stdout."""
+    click.echo(message, err=True)
+
+
+def api_key(api_key_file: Path | None) -> str:
+    """The API key from ``--api-key-file`` or ``KIE_API_KEY``; never from argv."""
+    if api_key_file is not None:
+        try:
+            key = api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"--api-key-file {api_key_file}: {exc.strerror}") from None
+        if not key:
+            raise MissingKeyError(f"--api-key-file {api_key_file}: the file is empty")
+        return key
+    key = os.environ.get("KIE_API_KEY", "").strip()
+    if not key:
+        raise MissingKeyError(
+            "no API key: set KIE_API_KEY in the environment or pass --api-key-file PATH "
+            "(ferry never takes the key on the command line)"
+        )
+    return key
+
+
+def base_url_option(
+    envvar: str = "FERRY_BASE_URL", default: str = DEFAULT_BASE_URL
+) -> Callable[[F], F]:
+    """``--base-url``, defaulting to ``envvar`` and then the live service."""
+    return click.option(
+        "--base-url",
+        envvar=envvar,
+        default=default,
+        show_default=True,
+        show_envvar=True,
+        help="Upload API base URL.",
+    )
+
+
+def api_key_file_option(func: F) -> F:
+    """``--api-key-file PATH``: the alternative to ``KIE_API_KEY``."""
+    return click.option(
+        "--api-key-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read the API key from this file instead of KIE_API_KEY.",
+    )(func)
+
+
+def concurrency_option(func: F) -> F:
+    """``--concurrency N``: requests in flight at most."""
+    return click.option(
+        "--concurrency",
+        type=click.IntRange(1, 4096),
+        default=16,
+        show_default=True,
+        help="Requests in flight at most.",
+    )(func)
+
+
+def debug_option(func: F) -> F:
+    """``--debug``: show a traceback instead of a one-line error."""
+    return click.option("--debug", is_flag=True, help="Show tracebacks for errors.")(func)
+
+
+def duration(option: str) -> Callable[[click.Context, click.Parameter, str | None], float | None]:
+    """A click callback that parses ``90s``/``15m``/``12h``/``3d``."""
+
+    def convert(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+        if value is None:
+            return None
+        try:
+            return parse_duration(value, option=option)
+        except UsageError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return convert
+
+
+def rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Rate | None:
+    """A click callback that parses ``20/10s``/``5/s``/``300/min``."""
+    if value is None:
+        return None
+    try:
+        return parse_rate(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def reports_errors(func: F) -> F:
+    """Turn :class:`PipelineError` into one ``ferry: error: ...`` line and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return func(*args, **kwargs)
+        except PipelineError as exc:
+            if debug:
+                raise
+            say(f"ferry: error: {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            say("ferry: interrupted")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,148 @@
+"""``ferry run MANIFEST``: migrate a manifest's rows and write the result table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from jobs.common import (
+    api_key,
+    api_key_file_option,
+    base_url_option,
+    concurrency_option,
+    debug_option,
+    duration,
+    rate,
+    reports_errors,
+    say,
+)
+from pipeline import RunSettings, Shard, default_results_path, run_manifest
+from pipeline.units import Rate
+
+
+@click.command(name="run")
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Result table (.parquet or .csv). Default: <manifest dir>/<stem>.results.parquet; "
+    "a result table given as MANIFEST is its own.",
+)
+@base_url_option()
+@click.option(
+    "--upload-path", default="ferry", show_default=True, help="uploadPath for rows without one."
+)
+@concurrency_option
+@click.option("--rate", "rate_cap", callback=rate, help="Request rate cap: 20/10s, 5/s, 300/min.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=4,
+    show_default=True,
+    help="Retries of a retryable failure (backoff with jitter; Retry-After honoured).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001),
+    default=120.0,
+    show_default=True,
+    help="Seconds per request.",
+)
+@click.option(
+    "--retention",
+    default="3d",
+    show_default=True,
+    callback=duration("--retention"),
+    help="How long the API keeps a file, for answers without expiresAt.",
+)
+@click.option("--failed-only", is_flag=True, help="Only rows whose latest result is failed.")
+@click.option(
+    "--refresh-within",
+    callback=duration("--refresh-within"),
+    help="Also redo ok rows that expire within this (12h, 1d).",
+)
+@click.option("--limit", type=click.IntRange(min=0), help="At most N rows this run.")
+@click.option(
+    "--shard", envvar="FERRY_SHARD", show_envvar=True, help="Only shard K of N (1-based), e.g. 2/4."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (new, retry, refresh, skip); call nothing."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr. Default: on when stderr is a terminal.",
+)
+@api_key_file_option
+@debug_option
+@reports_errors
+def run(
+    manifest: Path,
+    results: Path | None,
+    base_url: str,
+    upload_path: str,
+    concurrency: int,
+    rate_cap: Rate | None,
+    retries: int,
+    timeout: float,
+    retention: float,
+    failed_only: bool,
+    refresh_within: float | None,
+    limit: int | None,
+    shard: str | None,
+    dry_run: bool,
+    as_json: bool,
+    progress: bool | None,
+    api_key_file: Path | None,
+    debug: bool,
+) -> None:
+    """Upload every row of MANIFEST (CSV or Parquet) that has no ok result yet.
+
+    \b
+    Examples:
+      ferry run photos.csv                          # writes photos.results.parquet
+      ferry run photos.csv --concurrency 64 --rate 300/min
+      ferry run photos.results.parquet --failed-only
+      ferry run photos.csv --refresh-within 12h     # cron: keep links alive
+      ferry run photos.csv --dry-run                # new N, retry N, refresh N, skip N
+
+    Exit codes: 0 all planned rows ok, 1 some rows failed, 2 bad usage or manifest,
+    3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
+    """
+    settings = RunSettings(
+        manifest=manifest,
+        results=results if results is not None else default_results_path(manifest),
+        base_url=base_url,
+        api_key="" if dry_run else api_key(api_key_file),
+        upload_path=upload_path.strip("/") or "ferry",
+        concurrency=concurrency,
+        rate=rate_cap,
+        retries=retries,
+        timeout=timeout,
+        retention=retention if retention is not None else 3 * 86400.0,
+        failed_only=failed_only,
+        refresh_within=refresh_within,
+        limit=limit,
+        shard=Shard.parse(shard) if shard else None,
+        dry_run=dry_run,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    summary = run_manifest(settings)
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps(summary.plan))
+        else:
+            click.echo(
+                ", ".join(f"{k} {summary.plan[k]}" for k in ("new", "retry", "refresh", "skip"))
+            )
+        return
+    say(summary.text())
+    if as_json:
+        click.echo(json.dumps(summary.to_json()))
+    sys.exit(summary.exit_code)

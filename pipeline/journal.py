@@ -1,0 +1,101 @@
+"""The append-only journal beside a result table: one JSON line per finished row.
+
+A line is written and flushed to the kernel before the worker takes its next row, so a killed
+process loses nothing it finished; a torn last line (killed mid-write) is ignored when read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+
+from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
+
+_TIMESTAMP_COLUMNS = ("uploaded_at", "expires_at", "finished_at")
+#: Timestamps travel as integer microseconds since the epoch.
+_JOURNAL_SCHEMA: dict[str, pl.DataType] = {
+    name: (pl.Int64() if name in _TIMESTAMP_COLUMNS else dtype)
+    for name, dtype in RESULT_POLARS_SCHEMA.items()
+}
+
+
+def journal_path_for(results: Path) -> Path:
+    """Where the journal of ``results`` lives."""
+    return results.with_name(results.name + ".journal")
+
+
+class Journal:
+    """Appends result rows (dicts keyed by the result columns) to the journal file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self.rows_written = 0
+
+    def open(self) -> Journal:
+        """Open for appending; an existing journal is kept (it is folded in by the caller)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - lives across calls
+        return self
+
+    def append(self, row: dict[str, Any]) -> None:
+        """Write one finished row and hand it to the kernel (survives SIGKILL of this process)."""
+        assert self._file is not None, "journal not open"
+        self._file.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._file.flush()
+        self.rows_written += 1
+
+    def sync(self) -> None:
+        """fsync the journal (at checkpoints: survives a power loss too)."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def truncate(self) -> None:
+        """Empty the journal after its rows reached the table."""
+        if self._file is not None:
+            self._file.flush()
+            self._file.truncate(0)
+            self._file.seek(0)
+            os.fsync(self._file.fileno())
+
+    def close(self, *, remove: bool = False) -> None:
+        """Close the file; ``remove`` deletes it (its rows are in the table)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if remove and self.path.exists():
+            self.path.unlink()
+
+
+def read_journal(path: Path) -> pl.DataFrame:
+    """The journal's rows as a frame with the result schema (empty when there is no journal)."""
+    data = path.read_bytes() if path.exists() else b""
+    end = data.rfind(b"\n")
+    data = data[: end + 1] if end >= 0 else b""
+    if not data.strip():
+        return pl.DataFrame(schema=RESULT_POLARS_SCHEMA)
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), schema=_JOURNAL_SCHEMA)
+    except Exception:  # a damaged line: keep every line that still parses
+        frame = _read_lines_leniently(data)
+    return frame.select(RESULT_COLUMNS).with_columns(
+        pl.col(name).cast(pl.Datetime("us", "UTC")) for name in _TIMESTAMP_COLUMNS
+    )
+
+
+def _read_lines_leniently(data: bytes) -> pl.DataFrame:
+    rows = []
+    for line in data.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("id"), str):
+            rows.append({name: row.get(name) for name in RESULT_COLUMNS})
+    return pl.DataFrame(rows, schema=_JOURNAL_SCHEMA)

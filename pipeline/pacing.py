@@ -1,0 +1,83 @@
+"""Request pacing shared by every worker of a run: the ``--rate`` cap and the 429 back-off gate.
+
+The rate cap is a sliding window: a request may start only when fewer than ``count`` requests
+started in the last ``per_seconds``. Unlike a token bucket that starts full, or a leaky bucket,
+this never lets the API see more than the cap in any window, the first one included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+
+from pipeline.units import Rate
+
+#: Requests reach the server a little after they leave; keep a small margin inside the window.
+_WINDOW_MARGIN = 1.02
+
+
+class SlidingWindowLimiter:
+    """At most ``rate.count`` request starts in any window of ``rate.per_seconds``."""
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+        self._starts: deque[float] = deque(maxlen=rate.count)
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait for a slot in the window, then record this start."""
+        window = self.rate.per_seconds * _WINDOW_MARGIN
+        async with self._lock:
+            while len(self._starts) == self.rate.count:
+                wait = self._starts[0] + window - time.monotonic()
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait)
+            self._starts.append(time.monotonic())
+
+
+class BackoffGate:
+    """After 429s, every worker waits: the API's ``Retry-After`` or a growing pause.
+
+    Without ``--rate`` this is how ferry slows down on its own; a success halves the pause.
+    """
+
+    def __init__(self, *, base: float = 0.5, cap: float = 30.0) -> None:
+        self._base = base
+        self._cap = cap
+        self._open_at = 0.0
+        self._strikes = 0
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """Close the gate for ``retry_after`` seconds, or an exponentially growing pause."""
+        self._strikes += 1
+        pause = min(self._cap, self._base * 2 ** min(self._strikes - 1, 16))
+        if retry_after is not None:
+            pause = max(pause, retry_after)
+        self._open_at = max(self._open_at, time.monotonic() + pause)
+
+    def on_success(self) -> None:
+        """Relax after a success."""
+        if self._strikes:
+            self._strikes //= 2
+
+    async def wait(self) -> None:
+        """Wait while the gate is closed."""
+        delay = self._open_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, retry_after: float | None = None
+) -> float:
+    """Full-jitter exponential back-off before retry number ``attempt`` (1-based).
+
+    ``Retry-After`` from the API is a floor: ferry never comes back sooner than asked.
+    """
+    delay = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap * 10))
+    return delay

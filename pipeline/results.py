@@ -1,0 +1,169 @@
+"""Reading, folding and atomically writing the result table (Parquet or CSV, by extension)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.errors import ResultsError
+from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
+
+RESULT_SUFFIXES = (".parquet", ".csv")
+_REQUIRED = ("id", "status")
+
+
+def default_results_path(manifest: Path | str) -> Path:
+    """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results."""
+    path = Path(manifest)
+    name = path.name
+    if ".results." in name:
+        return path
+    for suffix in (".csv.gz", ".csv", ".parquet"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    else:
+        name = path.stem
+    return path.with_name(f"{name}.results.parquet")
+
+
+def check_results_path(path: Path) -> None:
+    """Refuse a ``--results`` path whose extension ferry cannot write."""
+    if path.suffix.lower() not in RESULT_SUFFIXES:
+        raise ResultsError(path, "result table must end in .parquet or .csv")
+    if path.is_dir():
+        raise ResultsError(path, "is a directory, not a result table")
+
+
+def empty_results() -> pl.DataFrame:
+    """A result table with no rows."""
+    return pl.DataFrame(schema=RESULT_POLARS_SCHEMA)
+
+
+def read_results(path: Path) -> pl.DataFrame:
+    """The result table at ``path`` conformed to the contract's types; empty when it is absent.
+
+    Raises :class:`ResultsError` (and never overwrites the file) when it is unreadable or is
+    not a result table.
+    """
+    if not path.exists():
+        return empty_results()
+    check_results_path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            frame = pl.read_csv(path, infer_schema=False)
+        else:
+            frame = pl.read_parquet(path)
+    except Exception as exc:
+        raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
+    return conform(frame, path)
+
+
+def conform(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """Cast a table read from disk to the result schema; extra columns are kept as they are."""
+    missing = [name for name in _REQUIRED if name not in frame.columns]
+    if missing:
+        raise ResultsError(path, f"not a result table: no column '{missing[0]}'", column=missing[0])
+    exprs = []
+    for name, dtype in RESULT_POLARS_SCHEMA.items():
+        if name not in frame.columns:
+            exprs.append(pl.lit(None, dtype=dtype).alias(name))
+            continue
+        source = frame.schema[name]
+        if isinstance(dtype, pl.Datetime) and source == pl.String:
+            expr = pl.col(name).str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        elif isinstance(dtype, pl.Datetime) and isinstance(source, pl.Datetime):
+            expr = (
+                pl.col(name).dt.replace_time_zone("UTC")
+                if source.time_zone is None
+                else pl.col(name).dt.convert_time_zone("UTC")
+            ).dt.cast_time_unit("us")
+        else:
+            expr = pl.col(name).cast(dtype, strict=False)
+        exprs.append(expr.alias(name))
+    try:
+        out = frame.with_columns(exprs)
+    except Exception as exc:
+        raise ResultsError(path, f"result table has columns of the wrong type: {exc}") from exc
+    bad_status = out.filter(~pl.col("status").is_in(["ok", "failed"]) | pl.col("id").is_null())
+    if bad_status.height:
+        raise ResultsError(path, "not a result table: status must be 'ok' or 'failed' in every row")
+    extras = [c for c in frame.columns if c not in RESULT_POLARS_SCHEMA]
+    return out.select([*RESULT_COLUMNS, *extras])
+
+
+def fold(
+    previous: pl.DataFrame, updates: pl.DataFrame, extras: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The table after ``updates`` (result rows, latest last) replace rows of ``previous``.
+
+    One row per identity; a row keeps its place, new identities go to the end in manifest order.
+    ``extras`` (``id`` plus the manifest's extra columns, in manifest order) is joined onto the
+    updated rows.
+    """
+    if updates.height == 0:
+        return previous
+    latest = updates.unique(subset="id", keep="last", maintain_order=True).with_row_index("_seen")
+    if extras is not None:
+        manifest_order = extras.with_row_index("_manifest")
+        latest = latest.join(manifest_order, on="id", how="left")
+    else:
+        latest = latest.with_columns(pl.lit(None, dtype=pl.UInt32).alias("_manifest"))
+    # new identities: after every existing row, in manifest order, then in journal order
+    base = previous.height
+    spread = (extras.height if extras is not None else 0) + 1
+    order = previous.select("id").with_row_index("_order")
+    latest = (
+        latest.join(order, on="id", how="left")
+        .with_columns(
+            pl.coalesce(
+                pl.col("_order").cast(pl.Int64),
+                pl.lit(base) + pl.col("_manifest").cast(pl.Int64),
+                pl.lit(base + spread) + pl.col("_seen").cast(pl.Int64),
+            ).alias("_order")
+        )
+        .drop("_seen", "_manifest")
+    )
+    kept = previous.join(latest.select("id"), on="id", how="anti").join(order, on="id", how="left")
+    kept = kept.with_columns(pl.col("_order").cast(pl.Int64))
+    return pl.concat([kept, latest], how="diagonal_relaxed").sort("_order").drop("_order")
+
+
+def write_results(frame: pl.DataFrame, path: Path) -> None:
+    """Write the table atomically: a temp file beside it, fsync, rename, fsync of the folder."""
+    check_results_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        if path.suffix.lower() == ".csv":
+            frame.write_csv(tmp)
+        else:
+            pq.write_table(_to_arrow(frame), tmp, compression="zstd")
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _to_arrow(frame: pl.DataFrame) -> pa.Table:
+    table = frame.to_arrow()
+    fields = [RESULT_SCHEMA.field(name) for name in RESULT_COLUMNS]
+    fields += [
+        table.schema.field(name) for name in table.column_names if name not in RESULT_SCHEMA.names
+    ]
+    # nullable=False on ``id`` is the contract; arrow needs the data cast to the exact types.
+    schema = pa.schema(fields)
+    columns = [table.column(f.name).cast(f.type) for f in fields]
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -1,0 +1,87 @@
+"""The settings of one ``ferry run``: a frozen dataclass, validated in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import UsageError
+from pipeline.units import Rate
+
+DEFAULT_UPLOAD_PATH = "ferry"
+DEFAULT_CONCURRENCY = 16
+DEFAULT_RETRIES = 4
+DEFAULT_TIMEOUT = 120.0
+DEFAULT_RETENTION = 3 * 86400.0
+DEFAULT_BACKOFF_BASE = 0.5
+DEFAULT_BACKOFF_CAP = 30.0
+DEFAULT_CHECKPOINT_SECONDS = 60.0
+DEFAULT_LOG_EVERY_SECONDS = 5.0
+MAX_CONCURRENCY = 4096
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` (1-based) of ``count``."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``K/N`` with 1 <= K <= N."""
+        try:
+            k_text, n_text = text.split("/")
+            shard = cls(int(k_text), int(n_text))
+        except ValueError:
+            raise UsageError(f"--shard: '{text}' is not K/N, such as 1/4") from None
+        if not 1 <= shard.index <= shard.count:
+            raise UsageError(f"--shard: '{text}': K must be between 1 and N")
+        return shard
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything one run needs; built by ``jobs/`` from options and the environment."""
+
+    manifest: Path
+    results: Path
+    base_url: str
+    api_key: str = field(repr=False, default="")
+    upload_path: str = DEFAULT_UPLOAD_PATH
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: Rate | None = None
+    retries: int = DEFAULT_RETRIES
+    timeout: float = DEFAULT_TIMEOUT
+    retention: float = DEFAULT_RETENTION
+    failed_only: bool = False
+    refresh_within: float | None = None
+    limit: int | None = None
+    shard: Shard | None = None
+    dry_run: bool = False
+    progress: bool = False
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_cap: float = DEFAULT_BACKOFF_CAP
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
+    log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
+        if self.retries < 0:
+            raise UsageError("--retries must be 0 or more")
+        if self.timeout <= 0:
+            raise UsageError("--timeout must be more than 0 seconds")
+        if self.retention <= 0:
+            raise UsageError("--retention must be more than 0")
+        if self.limit is not None and self.limit < 0:
+            raise UsageError("--limit must be 0 or more")
+        if self.refresh_within is not None and self.refresh_within < 0:
+            raise UsageError("--refresh-within must not be negative")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--base-url: '{self.base_url}' is not an http(s) URL")
+        if ".." in self.upload_path.split("/"):
+            raise UsageError("--upload-path must not contain '..'")

@@ -1,0 +1,100 @@
+"""The run summary: counts, error kinds, throughput and the exit code they imply."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILED_ROWS = 1
+EXIT_USAGE = 2
+EXIT_FATAL_API = 3
+EXIT_LOCKED = 4
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class RunSummary:
+    """What one run did; ``exit_code`` follows the contract."""
+
+    results: Path
+    run_id: str
+    plan: dict[str, int]
+    ok: int = 0
+    failed: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    top_errors: Counter[str] = field(default_factory=Counter)
+    elapsed_seconds: float = 0.0
+    aborted: str | None = None
+    aborted_message: str | None = None
+    interrupted: bool = False
+    dry_run: bool = False
+
+    @property
+    def skipped(self) -> int:
+        """Rows the plan left alone."""
+        return self.plan.get("skip", 0)
+
+    @property
+    def planned(self) -> int:
+        """Rows the plan chose to do."""
+        return sum(v for k, v in self.plan.items() if k != "skip")
+
+    @property
+    def not_attempted(self) -> int:
+        """Planned rows that an abort or interrupt left as they were."""
+        return max(0, self.planned - self.ok - self.failed)
+
+    @property
+    def rows_per_second(self) -> float:
+        """Finished rows per second of the run."""
+        done = self.ok + self.failed
+        return done / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 all planned rows ok, 1 some failed, 3 fatal API answer, 130 interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.aborted:
+            return EXIT_FATAL_API
+        return EXIT_FAILED_ROWS if self.failed else EXIT_OK
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` object."""
+        return {
+            "ok": self.ok,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "not_attempted": self.not_attempted,
+            "error_kinds": dict(sorted(self.error_kinds.items())),
+            "results": str(self.results),
+            "run_id": self.run_id,
+            "plan": dict(self.plan),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "rows_per_second": round(self.rows_per_second, 2),
+            "aborted": self.aborted,
+            "interrupted": self.interrupted,
+            "exit_code": self.exit_code,
+        }
+
+    def text(self) -> str:
+        """The short summary a person reads at the end of a run."""
+        lines = [
+            f"ferry: ok {self.ok}, failed {self.failed}, skipped {self.skipped}"
+            + (f", not attempted {self.not_attempted}" if self.not_attempted else "")
+            + f" in {self.elapsed_seconds:.1f}s ({self.rows_per_second:.1f} rows/s)"
+        ]
+        if self.error_kinds:
+            kinds = ", ".join(f"{k} {n}" for k, n in self.error_kinds.most_common())
+            lines.append(f"ferry: errors by kind: {kinds}")
+            for message, count in self.top_errors.most_common(3):
+                lines.append(f"ferry:   {count} x {message}")
+        if self.aborted:
+            lines.append(f"ferry: aborted: {self.aborted_message}")
+        if self.interrupted:
+            lines.append("ferry: interrupted: finished rows were kept; run again to continue")
+        lines.append(f"ferry: results: {self.results}")
+        return "\n".join(lines)

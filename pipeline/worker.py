@@ -1,0 +1,118 @@
+"""One row, start to finish: pacing, the upload call, retries, and the result row it becomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.client import ApiClient, Uploaded
+from pipeline.engine import StopSignal
+from pipeline.errors import FatalApiError, InvalidRowError, RateLimitedError, UploadError
+from pipeline.pacing import BackoffGate, SlidingWindowLimiter, backoff_delay
+from pipeline.schema import STATUS_FAILED, STATUS_OK
+
+Row = dict[str, Any]
+Send = Callable[[ApiClient, Row], Awaitable[Uploaded]]
+
+
+def _micros(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1_000_000)
+
+
+def result_row(
+    job: Row,
+    *,
+    method: str,
+    run_id: str,
+    attempts: int,
+    uploaded: Uploaded | None = None,
+    error: UploadError | None = None,
+) -> Row:
+    """The journal's form of one finished row (timestamps as epoch microseconds)."""
+    ok = uploaded is not None
+    return {
+        "id": job["id"],
+        "url": job["url"],
+        "upload_path": job["upload_path"],
+        "file_name": job["file_name"],
+        "method": method,
+        "status": STATUS_OK if ok else STATUS_FAILED,
+        "download_url": uploaded.download_url if uploaded else None,
+        "file_path": uploaded.file_path if uploaded else None,
+        "file_size": uploaded.file_size if uploaded else None,
+        "mime_type": uploaded.mime_type if uploaded else None,
+        "uploaded_at": _micros(uploaded.uploaded_at) if uploaded else None,
+        "expires_at": _micros(uploaded.expires_at) if uploaded else None,
+        "error_kind": error.error_kind if error else None,
+        "error": str(error) if error else None,
+        "http_status": uploaded.http_status if uploaded else (error.http_status if error else None),
+        "attempts": attempts,
+        "finished_at": _micros(datetime.now(UTC)),
+        "run_id": run_id,
+    }
+
+
+async def send_by_url(client: ApiClient, job: Row) -> Uploaded:
+    """The URL upload: the API fetches the source itself."""
+    return await client.upload_url(job["url"], job["upload_path"], job["file_name"])
+
+
+@dataclass
+class RowUploader:
+    """Uploads one planned row with retries and returns its result row.
+
+    Raises :class:`FatalApiError` (after stopping dispatch) so the run can abort; every other
+    failure becomes a ``failed`` row.
+    """
+
+    client: ApiClient
+    run_id: str
+    retries: int
+    signal: StopSignal
+    gate: BackoffGate
+    limiter: SlidingWindowLimiter | None = None
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    send: Send = send_by_url
+    method: str = "url"
+
+    async def __call__(self, job: Row) -> Row:
+        """Upload ``job``; the result row records the attempts made."""
+        if job.get("invalid"):
+            error = InvalidRowError(str(job["invalid"]))
+            return result_row(job, method=self.method, run_id=self.run_id, attempts=0, error=error)
+        attempts = 0
+        while True:
+            await self.gate.wait()
+            if self.limiter is not None:
+                await self.limiter.acquire()
+            attempts += 1
+            try:
+                uploaded = await self.send(self.client, job)
+            except FatalApiError:
+                self.signal.stop()
+                raise
+            except UploadError as exc:
+                retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+                if isinstance(exc, RateLimitedError):
+                    self.gate.on_rate_limited(retry_after)
+                if exc.retryable and attempts <= self.retries and not self.signal.is_set:
+                    delay = backoff_delay(
+                        attempts,
+                        base=self.backoff_base,
+                        cap=self.backoff_cap,
+                        retry_after=retry_after,
+                    )
+                    await asyncio.sleep(delay)
+                    if not self.signal.is_set:
+                        continue
+                return result_row(
+                    job, method=self.method, run_id=self.run_id, attempts=attempts, error=exc
+                )
+            self.gate.on_success()
+            return result_row(
+                job, method=self.method, run_id=self.run_id, attempts=attempts, uploaded=uploaded
+            )

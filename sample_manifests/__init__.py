@@ -1,0 +1,1 @@
+"""The demo's sample manifests and source files, shipped as package data."""
