@@ -33,10 +33,13 @@ async def read_json(request: web.Request, limit: int, *, too_large: str) -> dict
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, too_large)
     body = bytearray()
-    async for chunk in request.content.iter_chunked(READ_CHUNK):
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, too_large)
+    try:
+        async for chunk in request.content.iter_chunked(READ_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise ApiError(413, too_large)
+    except ConnectionError:
+        raise ApiError(400, "Request incomplete: the connection was lost") from None
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):

@@ -36,6 +36,7 @@ class TempSink:
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._file: BinaryIO | None = None
+        self._discarded = False
 
     async def __aenter__(self) -> TempSink:
         self._file = await asyncio.to_thread(self.path.open, "xb")
@@ -75,6 +76,9 @@ class TempSink:
 
     async def discard(self) -> None:
         """Close and delete the temp file; safe to call twice."""
+        if self._discarded:
+            return
+        self._discarded = True
         self._buffer, self._buffered = [], 0
         file, self._file = self._file, None
 

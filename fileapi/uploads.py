@@ -38,6 +38,7 @@ MAX_URL_BODY_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 4096
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 STREAM_CHUNK_BYTES = 256 * 1024
+CONNECTION_LOST_MSG = "Upload incomplete: the connection was lost"
 
 
 def public_base(request: web.Request) -> str:
@@ -238,6 +239,8 @@ async def _read_multipart(
                 await part.release()
     except TooLargeError:
         raise too_large(sink.limit) from None
+    except ConnectionError:
+        raise ApiError(400, CONNECTION_LOST_MSG) from None
     except (ValueError, AssertionError, RuntimeError, aiohttp.ClientPayloadError) as exc:
         raise ApiError(400, f"Invalid multipart body: {type(exc).__name__}") from None
     return fields, got_file, part_name, part_type

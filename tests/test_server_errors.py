@@ -389,3 +389,36 @@ def test_settings_are_validated(tmp_path: Path) -> None:
     settings = ServerSettings(**good, public_url="http://x/", fail_sequence=[500])  # type: ignore[arg-type]
     assert settings.public_url == "http://x"
     assert settings.fail_sequence == (500,)
+
+
+async def test_a_client_that_goes_away_mid_upload_leaves_nothing(
+    api_client: MakeClient, tmp_path: Path
+) -> None:
+    client = await api_client()
+    assert client.port is not None
+    _reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    head = (
+        "POST /api/file-stream-upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {KEY}\r\n"
+        "Content-Type: multipart/form-data; boundary=BB\r\nContent-Length: 10000000\r\n\r\n"
+        '--BB\r\nContent-Disposition: form-data; name="file"; filename="x.bin"\r\n\r\n'
+    )
+    writer.write(head.encode() + b"a" * 2_000_000)
+    await writer.drain()
+    for _ in range(50):  # bounded wait until the server has started writing the temp file
+        if list((tmp_path / "data" / "tmp").iterdir()):
+            break
+        await asyncio.sleep(0.02)
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(50):
+        if not list((tmp_path / "data" / "tmp").iterdir()):
+            break
+        await asyncio.sleep(0.02)
+    assert leftovers(tmp_path / "data") == []
+    for _ in range(50):  # the credit reserved for the upload comes back
+        credit = await client.get("/api/v1/chat/credit", headers=AUTH)
+        if (await credit.json())["data"] == 1_000_000:
+            break
+        await asyncio.sleep(0.02)
+    assert (await credit.json())["data"] == 1_000_000
