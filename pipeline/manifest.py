@@ -17,6 +17,13 @@ Identity. With an ``id`` column, the id is its value (stripped; Parquet integers
 Without one, it is :func:`row_identity` of the row's effective ``url``, ``upload_path`` and
 ``file_name``: a BLAKE2b digest, stable across runs, platforms and library versions.
 
+Identical rows (same ``id``, ``url``, ``upload_path`` and ``file_name``) appear once: the first.
+The same id on different rows, or two valid rows that send different URLs to the same
+``upload_path`` and explicit ``file_name``, make a bad manifest. Rows without a ``file_name``
+never clash, nor do invalid rows (they are never sent). A CSV row with more or fewer fields than
+the header is a bad manifest, never padded or cut. ``row`` and ``invalid`` are the frame's own
+columns: a manifest column of that name is refused.
+
 Two kinds of problem:
 
 * a bad row fails alone: the manifest is returned and the row's ``invalid`` says why it cannot be
@@ -124,7 +131,10 @@ def row_identity(url: str | None, upload_path: str, file_name: str | None) -> st
     (as in ``Manifest.frame``: stripped, default ``upload_path`` applied).
     """
     joined = _IDENTITY_SEPARATOR.join((url or "", upload_path, file_name or ""))
-    return hashlib.blake2b(joined.encode("utf-8"), digest_size=_IDENTITY_DIGEST_SIZE).hexdigest()
+    # surrogatepass: a lone surrogate (never in a polars string) still hashes, and every
+    # other string encodes exactly as UTF-8.
+    data = joined.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=_IDENTITY_DIGEST_SIZE).hexdigest()
 
 
 def read_manifest(
@@ -241,6 +251,8 @@ def _read_csv(path: Path, data: bytes) -> pl.DataFrame:
     names = [name if name is not None else "" for name in header.row(0)]
     _check_names(path, names)
     frame = _parse_csv(path, data, has_header=True)
+    if frame.width != len(names):  # pragma: no cover - polars reads the same header twice
+        raise ManifestError(path, "malformed CSV header")
     frame.columns = names
     frame = frame.with_row_index(_ROW, offset=1)
     frame = frame.filter(~pl.all_horizontal(pl.exclude(_ROW).is_null()))
