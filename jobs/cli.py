@@ -24,9 +24,18 @@ def main() -> None:
 
 
 def _register() -> None:
-    from jobs import credits, demo, run, serve, status
+    from jobs import credits, demo, merge, report, run, serve, status, verify
 
-    for command in (run.run, status.status, credits.credits, serve.serve, demo.demo):
+    for command in (
+        run.run,
+        status.status,
+        credits.credits,
+        serve.serve,
+        demo.demo,
+        verify.verify,
+        merge.merge,
+        report.report,
+    ):
         main.add_command(command)
 
 

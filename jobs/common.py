@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,24 @@ def api_key(api_key_file: Path | None) -> str:
             "(ferry never takes the key on the command line)"
         )
     return key
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def source_headers(values: tuple[str, ...]) -> dict[str, str]:
+    """``--source-header 'Name: value'`` pairs, with ``${VAR}`` read from the environment."""
+    headers: dict[str, str] = {}
+    for raw in values:
+        name, sep, value = raw.partition(":")
+        name = name.strip()
+        if not sep or not name or any(c in name for c in " \t\r\n"):
+            raise UsageError(f"--source-header: expected 'Name: value', got '{name[:40]}...'")
+        missing = [v for v in _ENV_REFERENCE.findall(value) if v not in os.environ]
+        if missing:
+            raise UsageError(f"--source-header {name}: ${{{missing[0]}}} is not set")
+        headers[name] = _ENV_REFERENCE.sub(lambda m: os.environ[m.group(1)], value.strip())
+    return headers
 
 
 def base_url_option(

@@ -18,8 +18,10 @@ from jobs.common import (
     rate,
     reports_errors,
     say,
+    source_headers,
 )
 from pipeline import RunSettings, Shard, default_results_path, run_manifest
+from pipeline.transfers import VIA_CHOICES, Via
 from pipeline.units import Rate
 
 
@@ -79,6 +81,22 @@ from pipeline.units import Rate
     default=None,
     help="Progress bar on stderr. Default: on when stderr is a terminal.",
 )
+@click.option(
+    "--via",
+    type=click.Choice(VIA_CHOICES),
+    default="url",
+    show_default=True,
+    help="http(s) sources: url = the API fetches them; relay = ferry downloads and streams "
+    "them; auto = url, relay when the API cannot fetch the source.",
+)
+@click.option(
+    "--source-header",
+    "source_header",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="Header for ferry's own downloads (relay); ${VAR} in VALUE is read from the "
+    "environment. Repeatable. Values are never echoed or written.",
+)
 @api_key_file_option
 @debug_option
 @reports_errors
@@ -99,6 +117,8 @@ def run(
     dry_run: bool,
     as_json: bool,
     progress: bool | None,
+    via: Via,
+    source_header: tuple[str, ...],
     api_key_file: Path | None,
     debug: bool,
 ) -> None:
@@ -111,6 +131,8 @@ def run(
       ferry run photos.results.parquet --failed-only
       ferry run photos.csv --refresh-within 12h     # cron: keep links alive
       ferry run photos.csv --dry-run                # new N, retry N, refresh N, skip N
+      ferry run ./exports/                          # every file below a folder
+      ferry run private.csv --via relay --source-header 'Authorization: Bearer ${SRC_TOKEN}'
 
     Exit codes: 0 all planned rows ok, 1 some rows failed, 2 bad usage or manifest,
     3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
@@ -132,6 +154,8 @@ def run(
         shard=Shard.parse(shard) if shard else None,
         dry_run=dry_run,
         progress=sys.stderr.isatty() if progress is None else progress,
+        via=via,
+        source_headers=source_headers(source_header),
     )
     summary = run_manifest(settings)
     if dry_run:

@@ -12,7 +12,8 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import IO, Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
@@ -26,6 +27,7 @@ from pipeline.errors import (
     RequestTimeoutError,
     ServerError,
     SourceError,
+    SourceUnavailableError,
     TooLargeError,
     UploadError,
 )
@@ -212,18 +214,71 @@ class ApiClient:
 
     async def upload_stream(
         self,
-        chunks: AsyncIterator[bytes] | bytes,
+        body: AsyncIterator[bytes] | IO[bytes] | bytes,
         upload_path: str,
-        file_name: str,
+        file_name: str | None,
         *,
+        part_name: str,
         content_type: str = "application/octet-stream",
     ) -> Uploaded:
-        """``POST /api/file-stream-upload``: multipart, the file part streamed from ``chunks``."""
-        form = aiohttp.FormData()
+        """``POST /api/file-stream-upload``: multipart, the file part streamed from ``body``.
+
+        ``part_name`` is the multipart file name (the API's default name); ``file_name`` is sent
+        as the ``fileName`` field only when the manifest asked for one.
+        """
+        form = aiohttp.FormData(quote_fields=False)  # raw names, as browsers send them
         form.add_field("uploadPath", upload_path)
-        form.add_field("fileName", file_name)
-        form.add_field("file", chunks, filename=file_name, content_type=content_type)
+        if file_name:
+            form.add_field("fileName", file_name)
+        form.add_field("file", body, filename=part_name, content_type=content_type)
         return await self._post("/api/file-stream-upload", data=form)
+
+    async def relay(
+        self,
+        source_url: str,
+        upload_path: str,
+        file_name: str | None,
+        *,
+        source_headers: Mapping[str, str],
+    ) -> Uploaded:
+        """Download ``source_url`` here and stream it to the stream upload, chunk by chunk.
+
+        The source sees ``source_headers`` and never the API key; no whole file is held in memory.
+        """
+        try:
+            async with self._session.get(source_url, headers=dict(source_headers)) as source:
+                if source.status >= 400:
+                    raise source_failure(source.status, source_url)
+                content_type = source.headers.get("Content-Type", "application/octet-stream")
+                chunks = source.content.iter_chunked(RELAY_CHUNK_BYTES)
+                return await self.upload_stream(
+                    chunks,
+                    upload_path,
+                    file_name,
+                    part_name=file_name or name_from_url(source_url),
+                    content_type=content_type.split(";")[0].strip() or "application/octet-stream",
+                )
+        except UploadError:
+            raise
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise translate_transport_error(exc) from exc
+
+
+RELAY_CHUNK_BYTES = 256 * 1024
+
+
+def name_from_url(url: str) -> str:
+    """The last path segment of ``url``, percent-decoded; ``file`` when there is none."""
+    segment = urlsplit(url).path.rsplit("/", 1)[-1]
+    return unquote(segment) or "file"
+
+
+def source_failure(status: int, url: str) -> UploadError:
+    """The error for a source that answered ``status`` to ferry's own download (relay)."""
+    where = urlsplit(url).netloc
+    if status in (408, 425, 429) or status >= 500:
+        return SourceUnavailableError(f"source {where} answered HTTP {status}", http_status=status)
+    return SourceError(f"source {where} answered HTTP {status}", http_status=status)
 
 
 async def fetch_credits(session: aiohttp.ClientSession, *, account_url: str, api_key: str) -> int:

@@ -12,6 +12,7 @@
         ├── InvalidRowError       invalid_row   permanent, never sent
         ├── BadRequestError       bad_request   permanent (400, 404, 405, 422, ...)
         ├── SourceError           source_error  permanent (API could not fetch the source)
+        │   └── SourceUnavailableError  retryable (the relay's download met 429/5xx)
         ├── TooLargeError         too_large     permanent (413)
         ├── RateLimitedError      rate_limited  retryable (429), carries ``retry_after``
         ├── ServerError           server_error  retryable (5xx, 455, non-JSON bodies)
@@ -105,6 +106,12 @@ class SourceError(UploadError):
     """The API could not fetch the source URL (``File download failed ...``)."""
 
     error_kind = "source_error"
+
+
+class SourceUnavailableError(SourceError):
+    """ferry's own download of a source (relay) met a transient answer: 429, 5xx."""
+
+    retryable = True
 
 
 class TooLargeError(UploadError):

@@ -9,7 +9,7 @@ Formats, by extension: ``.csv`` and ``.csv.gz`` (UTF-8, header row, comma-separa
 tolerated, every column is read as text so that ids like ``007`` survive) and ``.parquet``.
 Column names are matched case-insensitively, snake_case or camelCase (``fileUrl`` is ``url``).
 
-Row numbers. ``row`` is the 1-based number of the data row in the file: the first row after the
+Row numbers. ``_row`` is the 1-based number of the data row in the file: the first row after the
 header is row 1, in CSV and in Parquet alike. In a CSV whose values hold no line breaks, row ``n``
 is on line ``n + 1``. Blank CSV lines (every field empty) are counted but skipped.
 
@@ -21,12 +21,12 @@ Identical rows (same ``id``, ``url``, ``upload_path`` and ``file_name``) appear 
 The same id on different rows, or two valid rows that send different URLs to the same
 ``upload_path`` and explicit ``file_name``, make a bad manifest. Rows without a ``file_name``
 never clash, nor do invalid rows (they are never sent). A CSV row with more or fewer fields than
-the header is a bad manifest, never padded or cut. ``row`` and ``invalid`` are the frame's own
+the header is a bad manifest, never padded or cut. ``_row`` and ``_invalid`` are the frame's own
 columns: a manifest column of that name is refused.
 
 Two kinds of problem:
 
-* a bad row fails alone: the manifest is returned and the row's ``invalid`` says why it cannot be
+* a bad row fails alone: the manifest is returned and the row's ``_invalid`` says why it cannot be
   sent (empty URL, a scheme ferry does not upload from, a ``..`` in ``upload_path``, ...);
 * a bad manifest raises :class:`~pipeline.errors.ManifestError` with one line that names the file
   and, where it applies, row and column: unreadable or undecodable files, no url column, duplicate
@@ -61,6 +61,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "HTTP_SCHEMES",
     "MAX_URL_CHARS",
+    "SOURCE_SCHEMES",
     "Manifest",
     "read_manifest",
     "row_identity",
@@ -68,10 +69,13 @@ __all__ = [
 
 DEFAULT_UPLOAD_PATH: Final = "ferry"
 HTTP_SCHEMES: Final = frozenset({"http", "https"})
+#: Every source ferry uploads from: http(s) URLs, ``file://`` URLs and local paths (stream
+#: upload) and ``data:`` URLs (Base64 upload).
+SOURCE_SCHEMES: Final = HTTP_SCHEMES | {"file", "data"}
 MAX_URL_CHARS: Final = 8192
 
 #: The columns ``Manifest.frame`` always starts with, in this order.
-FRAME_COLUMNS: Final = ("id", "url", "upload_path", "file_name", "row", "invalid")
+FRAME_COLUMNS: Final = ("id", "url", "upload_path", "file_name", "_row", "_invalid")
 
 #: How the extensions map to formats; checked case-insensitively, longest first.
 _FORMATS: Final = ((".csv.gz", "csv.gz"), (".csv", "csv"), (".parquet", "parquet"))
@@ -81,7 +85,7 @@ _IDENTITY_DIGEST_SIZE: Final = 10
 
 #: Columns of the frame that a manifest cannot also bring as extra columns.
 _ROW: Final = "__ferry_row__"
-_RESERVED: Final = frozenset({"row", "invalid", _ROW})
+_RESERVED: Final = frozenset({"_row", "_invalid", _ROW})
 
 #: How people write the url column's names, for messages.
 _URL_SPELLINGS: Final = "url, source_url, fileUrl"
@@ -112,8 +116,8 @@ class Manifest:
     """A checked manifest.
 
     ``frame`` columns, in order: ``id`` (str, never null), ``url`` (str, null for an empty URL),
-    ``upload_path`` (str), ``file_name`` (str or null), ``row`` (Int64, the 1-based data row in
-    the file), ``invalid`` (str or null: why the row cannot be sent), then ``extra_columns``.
+    ``upload_path`` (str), ``file_name`` (str or null), ``_row`` (Int64, the 1-based data row in
+    the file), ``_invalid`` (str or null: why the row cannot be sent), then ``extra_columns``.
     Identical rows appear once (the first); rows keep the file's order.
     """
 
@@ -141,14 +145,17 @@ def read_manifest(
     path: Path | str,
     *,
     default_upload_path: str = DEFAULT_UPLOAD_PATH,
-    accepted_schemes: frozenset[str] = HTTP_SCHEMES,
+    accepted_schemes: frozenset[str] = SOURCE_SCHEMES,
 ) -> Manifest:
     """Read and check the manifest at ``path``; raise :class:`ManifestError` if it is bad.
 
     ``default_upload_path`` is the folder of rows without one; ``accepted_schemes`` the URL
-    schemes a row may use (others are invalid rows).
+    schemes a row may use (others are invalid rows). With ``file`` among them, a value with no
+    scheme is a local path.
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_folder(path, _strip_path(default_upload_path))
     fmt = _check_file(path)
     if fmt == "parquet":
         raw = _read_parquet(path)
@@ -163,6 +170,42 @@ def read_manifest(
         default_upload_path=_strip_path(default_upload_path),
         accepted_schemes=frozenset(s.lower() for s in accepted_schemes),
     )
+
+
+#: Files ferry writes beside a result table; a folder being migrated never uploads them.
+_OWN_FILES: Final = re.compile(r"\.results\.(parquet|csv)(\.journal|\.lock)?$|^\.[^/]*\.tmp-\d+$")
+
+
+def _read_folder(folder: Path, default_upload_path: str) -> Manifest:
+    """``ferry run DIR``: every regular file below ``folder`` is a row, uploaded by stream.
+
+    The identity is the file's path relative to ``folder``; the target mirrors the tree:
+    ``<default upload path>/<relative folder>/<file name>``.
+    """
+    root = folder.resolve()
+    try:
+        files = sorted(p for p in root.rglob("*") if p.is_file() and not _OWN_FILES.search(p.name))
+    except OSError as exc:
+        raise ManifestError(folder, f"cannot list the folder: {exc.strerror or exc}") from exc
+    if not files:
+        raise ManifestError(folder, "the folder has no files to upload")
+    relative = [p.relative_to(root) for p in files]
+    parents = [rel.parent.as_posix() for rel in relative]
+    frame = pl.DataFrame(
+        {
+            "id": [rel.as_posix() for rel in relative],
+            "url": [str(p) for p in files],
+            "upload_path": [
+                default_upload_path if parent == "." else f"{default_upload_path}/{parent}"
+                for parent in parents
+            ],
+            "file_name": [p.name for p in files],
+            "_row": pl.Series(range(1, len(files) + 1), dtype=pl.Int64),
+        },
+        schema_overrides={"file_name": pl.String},
+    )
+    frame = _with_invalid(frame, SOURCE_SCHEMES).select(FRAME_COLUMNS)
+    return Manifest(path=folder, frame=frame, extra_columns=(), is_result_table=False)
 
 
 # --- the read boundary: files, bytes and parsers --------------------------------------------
@@ -439,8 +482,8 @@ def _build(
         "url",
         "upload_path",
         "file_name",
-        pl.col(_ROW).cast(pl.Int64).alias("row"),
-        "invalid",
+        pl.col(_ROW).cast(pl.Int64).alias("_row"),
+        "_invalid",
         *extras,
     )
     return Manifest(
@@ -529,7 +572,7 @@ def _check_duplicate_ids(path: Path, frame: pl.DataFrame, column: str) -> None:
 
 def _check_clashes(path: Path, frame: pl.DataFrame, column: str) -> None:
     """Two valid rows with different sources and the same explicit target are a bad manifest."""
-    targets = frame.filter(pl.col("file_name").is_not_null() & pl.col("invalid").is_null())
+    targets = frame.filter(pl.col("file_name").is_not_null() & pl.col("_invalid").is_null())
     if targets.height < 2:
         return
     target = ["upload_path", "file_name"]
@@ -571,7 +614,7 @@ def _identities(frame: pl.DataFrame) -> pl.Series:
 
 
 def _with_invalid(frame: pl.DataFrame, accepted_schemes: frozenset[str]) -> pl.DataFrame:
-    """``frame`` with ``invalid``: why a row cannot be sent (its first reason), or null.
+    """``frame`` with ``_invalid``: why a row cannot be sent (its first reason), or null.
 
     The checks are four independent expressions, so polars runs them side by side; the first
     non-null one wins, which keeps the order of the reasons.
@@ -579,7 +622,7 @@ def _with_invalid(frame: pl.DataFrame, accepted_schemes: frozenset[str]) -> pl.D
     checks = frame.select(
         check.alias(str(n)) for n, check in enumerate(_invalid_checks(accepted_schemes))
     )
-    invalid = checks.select(pl.coalesce(checks.columns).alias("invalid")).to_series()
+    invalid = checks.select(pl.coalesce(checks.columns).alias("_invalid")).to_series()
     return frame.with_columns(invalid)
 
 
@@ -590,9 +633,12 @@ def _invalid_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
     file_name = pl.col("file_name")
     scheme = url.str.extract(_SCHEME, 1).str.to_lowercase()
     no_reason = pl.lit(None, dtype=pl.String)
+    is_data = scheme == "data"
     url_text = (
         pl.when(url.is_null())
         .then(pl.lit("empty URL"))
+        .when(is_data)
+        .then(no_reason)  # a data: URL is the file itself: long, and its Base64 may wrap
         .when(url.str.contains(_CONTROL))
         .then(pl.lit("control characters in URL"))
         .when(url.str.len_chars() > MAX_URL_CHARS)
@@ -601,7 +647,7 @@ def _invalid_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
     )
     url_form = (
         pl.when(scheme.is_null())
-        .then(pl.lit("not a URL"))
+        .then(no_reason if "file" in accepted_schemes else pl.lit("not a URL"))
         .when(~scheme.is_in(sorted(accepted_schemes)))
         .then(
             pl.format(
@@ -646,6 +692,8 @@ def _strip_path(value: str) -> str:
 
 
 def _describe_schemes(schemes: frozenset[str]) -> str:
+    if schemes == SOURCE_SCHEMES:
+        return "http(s), file: and data: URLs and local paths"
     if schemes and schemes <= HTTP_SCHEMES:
         return "http(s) URLs" if len(schemes) == 2 else f"{next(iter(schemes))} URLs"
     return ", ".join(sorted(schemes)) + " URLs"

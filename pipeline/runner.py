@@ -26,6 +26,7 @@ from pipeline.progress import Progress
 from pipeline.results import check_results_path, fold, read_results, write_results
 from pipeline.settings import RunSettings
 from pipeline.summary import RunSummary
+from pipeline.transfers import Transfers
 from pipeline.worker import Row, RowUploader, result_row
 
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -119,6 +120,7 @@ class _Run:
         self.plan = plan
         self.out = out
         self.extras = extras_of(manifest)
+        self.base_dir = manifest.path.parent if manifest.path.is_file() else manifest.path
         self.journal = Journal(journal_path_for(settings.results))
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
@@ -163,6 +165,11 @@ class _Run:
                 limiter=SlidingWindowLimiter(settings.rate) if settings.rate else None,
                 backoff_base=settings.backoff_base,
                 backoff_cap=settings.backoff_cap,
+                transfers=Transfers(
+                    via=settings.via,
+                    base_dir=self.base_dir,
+                    source_headers=settings.source_headers,
+                ),
             )
 
             async def work(job: Row) -> None:
@@ -174,7 +181,7 @@ class _Run:
                 except Exception as exc:  # a bug must not crash the pool or lose the row
                     row = result_row(
                         job,
-                        method=uploader.method,
+                        method=uploader.transfers.method_for(job),
                         run_id=self.summary.run_id,
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import UsageError
+from pipeline.transfers import Via
 from pipeline.units import Rate
 
 DEFAULT_UPLOAD_PATH = "ferry"
@@ -67,6 +69,8 @@ class RunSettings:
     backoff_cap: float = DEFAULT_BACKOFF_CAP
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
+    via: Via = "url"
+    source_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +12,9 @@ from pipeline.engine import StopSignal
 from pipeline.errors import FatalApiError, InvalidRowError, RateLimitedError, UploadError
 from pipeline.pacing import BackoffGate, SlidingWindowLimiter, backoff_delay
 from pipeline.schema import STATUS_FAILED, STATUS_OK
+from pipeline.transfers import Transfers
 
 Row = dict[str, Any]
-Send = Callable[[ApiClient, Row], Awaitable[Uploaded]]
 
 
 def _micros(value: datetime | None) -> int | None:
@@ -55,11 +54,6 @@ def result_row(
     }
 
 
-async def send_by_url(client: ApiClient, job: Row) -> Uploaded:
-    """The URL upload: the API fetches the source itself."""
-    return await client.upload_url(job["url"], job["upload_path"], job["file_name"])
-
-
 @dataclass
 class RowUploader:
     """Uploads one planned row with retries and returns its result row.
@@ -76,14 +70,14 @@ class RowUploader:
     limiter: SlidingWindowLimiter | None = None
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
-    send: Send = send_by_url
-    method: str = "url"
+    transfers: Transfers = field(default_factory=Transfers)
 
     async def __call__(self, job: Row) -> Row:
         """Upload ``job``; the result row records the attempts made."""
-        if job.get("invalid"):
-            error = InvalidRowError(str(job["invalid"]))
-            return result_row(job, method=self.method, run_id=self.run_id, attempts=0, error=error)
+        method = self.transfers.method_for(job)
+        if job.get("_invalid"):
+            error = InvalidRowError(str(job["_invalid"]))
+            return result_row(job, method=method, run_id=self.run_id, attempts=0, error=error)
         attempts = 0
         while True:
             await self.gate.wait()
@@ -91,11 +85,14 @@ class RowUploader:
                 await self.limiter.acquire()
             attempts += 1
             try:
-                uploaded = await self.send(self.client, job)
+                uploaded = await self.transfers.send(self.client, job, method)
             except FatalApiError:
                 self.signal.stop()
                 raise
             except UploadError as exc:
+                if self.transfers.falls_back(job, exc, method):
+                    method = self.transfers.method_for(job, relaying=True)
+                    continue
                 retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
                 if isinstance(exc, RateLimitedError):
                     self.gate.on_rate_limited(retry_after)
@@ -110,9 +107,9 @@ class RowUploader:
                     if not self.signal.is_set:
                         continue
                 return result_row(
-                    job, method=self.method, run_id=self.run_id, attempts=attempts, error=exc
+                    job, method=method, run_id=self.run_id, attempts=attempts, error=exc
                 )
             self.gate.on_success()
             return result_row(
-                job, method=self.method, run_id=self.run_id, attempts=attempts, uploaded=uploaded
+                job, method=method, run_id=self.run_id, attempts=attempts, uploaded=uploaded
             )

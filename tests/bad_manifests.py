@@ -62,8 +62,8 @@ def _missing(directory: Path) -> Path:
 
 def _directory(directory: Path) -> Path:
     path = directory / "batch"
-    path.mkdir()
-    (path / "m.csv").write_bytes(b"url\nhttps://example.com/a.jpg\n")
+    (path / "empty-subfolder").mkdir(parents=True)
+    (path / "old.results.parquet.lock").write_bytes(b"")  # ferry's own files do not count
     return path
 
 
@@ -99,7 +99,7 @@ _AS_ROOT = "running as root: root can read a file with mode 000"
 
 CASES: tuple[BadManifest, ...] = (
     BadManifest("missing", "missing.csv", _missing, "no such file"),
-    BadManifest("directory", "batch", _directory, "is a directory"),
+    BadManifest("empty-directory", "batch", _directory, "the folder has no files to upload"),
     BadManifest(
         "unreadable",
         "locked.csv",
@@ -137,8 +137,8 @@ CASES: tuple[BadManifest, ...] = (
     BadManifest(
         "reserved-column",
         "reserved.csv",
-        b"url,row\nhttps://example.com/a.jpg,1\n",
-        "column 'row': this column name is reserved",
+        b"url,_invalid\nhttps://example.com/a.jpg,1\n",
+        "column '_invalid': this column name is reserved",
     ),
     BadManifest(
         "duplicate-ids",

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ManifestError
-from pipeline.manifest import FRAME_COLUMNS, Manifest, read_manifest, row_identity
+from pipeline.manifest import FRAME_COLUMNS, HTTP_SCHEMES, Manifest, read_manifest, row_identity
 from pipeline.schema import RESULT_POLARS_SCHEMA
 from tests.bad_manifests import CASES, BadManifest, parquet_bytes
 
@@ -96,7 +96,7 @@ def test_csv(tmp_path: Path) -> None:
     manifest = read_manifest(write(tmp_path / "m.csv", CSV))
     assert manifest.path == tmp_path / "m.csv"
     assert manifest.frame.columns == [*FRAME_COLUMNS, "owner"]
-    assert manifest.frame.schema["row"] == pl.Int64
+    assert manifest.frame.schema["_row"] == pl.Int64
     assert manifest.frame.schema["id"] == pl.String
     assert manifest.extra_columns == ("owner",)
     assert manifest.is_result_table is False
@@ -126,7 +126,7 @@ def test_parquet_keeps_types_and_casts_integer_ids(tmp_path: Path) -> None:
         }
     )
     manifest = read_manifest(write(tmp_path / "m.parquet", parquet_bytes(frame)))
-    assert rows(manifest, "id", "url", "upload_path", "file_name", "row") == [
+    assert rows(manifest, "id", "url", "upload_path", "file_name", "_row") == [
         ("7", "https://example.com/a.jpg", "ferry", "a.jpg", 1),
         ("8", "https://example.com/b.jpg", "ferry", None, 2),
     ]
@@ -193,7 +193,7 @@ def test_extras_keep_their_names_and_order(tmp_path: Path) -> None:
 def test_values_with_commas_quotes_and_newlines(tmp_path: Path) -> None:
     data = 'url,note\nhttps://e.com/a,"one, ""two""\nthree"\n\nhttps://e.com/b,\n'
     manifest = read_manifest(write(tmp_path / "m.csv", data))
-    assert rows(manifest, "url", "row", "note") == [
+    assert rows(manifest, "url", "_row", "note") == [
         ("https://e.com/a", 1, 'one, "two"\nthree'),
         ("https://e.com/b", 3, None),
     ]
@@ -203,7 +203,7 @@ def test_blank_lines_are_skipped_but_counted(tmp_path: Path) -> None:
     manifest = read_manifest(
         write(tmp_path / "m.csv", "url,id\n\nhttps://e.com/a,1\n\n\nhttps://e.com/b,2\n\n")
     )
-    assert rows(manifest, "id", "row") == [("1", 2), ("2", 5)]
+    assert rows(manifest, "id", "_row") == [("1", 2), ("2", 5)]
 
 
 def test_empty_last_fields_are_not_ragged(tmp_path: Path) -> None:
@@ -343,7 +343,7 @@ def test_identical_rows_are_done_once_first_kept(tmp_path: Path) -> None:
         "https://e.com/a,,third\n"
     )
     manifest = read_manifest(write(tmp_path / "m.csv", data))
-    assert rows(manifest, "url", "file_name", "row", "note") == [
+    assert rows(manifest, "url", "file_name", "_row", "note") == [
         ("https://e.com/a", "a.jpg", 1, "first"),
         ("https://e.com/b", None, 2, None),
         ("https://e.com/a", None, 4, "third"),
@@ -353,7 +353,7 @@ def test_identical_rows_are_done_once_first_kept(tmp_path: Path) -> None:
 def test_identical_rows_with_ids_are_done_once(tmp_path: Path) -> None:
     data = "id,url\n1,https://e.com/a\n2,https://e.com/a\n1,https://e.com/a\n"
     manifest = read_manifest(write(tmp_path / "m.csv", data))
-    assert rows(manifest, "id", "row") == [("1", 1), ("2", 2)]
+    assert rows(manifest, "id", "_row") == [("1", 1), ("2", 2)]
 
 
 def test_same_target_same_source_or_no_file_name_is_no_clash(tmp_path: Path) -> None:
@@ -431,9 +431,11 @@ def test_invalid_rows_fail_alone(tmp_path: Path) -> None:
             "n": list(range(len(INVALID))),
         }
     )
-    manifest = read_manifest(write(tmp_path / "m.parquet", parquet_bytes(frame)))
+    manifest = read_manifest(
+        write(tmp_path / "m.parquet", parquet_bytes(frame)), accepted_schemes=HTTP_SCHEMES
+    )
     assert manifest.frame["n"].to_list() == list(range(len(INVALID)))  # nothing dropped
-    for (url, _, _, reason), got in zip(INVALID, manifest.frame["invalid"], strict=True):
+    for (url, _, _, reason), got in zip(INVALID, manifest.frame["_invalid"], strict=True):
         if reason is None:
             assert got is None, url
         else:
@@ -443,9 +445,9 @@ def test_invalid_rows_fail_alone(tmp_path: Path) -> None:
 def test_invalid_rows_in_csv_keep_their_neighbours(tmp_path: Path) -> None:
     data = "url,note\nhttps://e.com/a,1\nftp://e.com/b,2\n,3\nhttps://e.com/c,4\n"
     manifest = read_manifest(write(tmp_path / "m.csv", data))
-    assert rows(manifest, "url", "row", "invalid", "note") == [
+    assert rows(manifest, "url", "_row", "_invalid", "note") == [
         ("https://e.com/a", 1, None, "1"),
-        ("ftp://e.com/b", 2, "unsupported scheme 'ftp' (ferry uploads from http(s) URLs)", "2"),
+        ("ftp://e.com/b", 2, f"unsupported scheme 'ftp' (ferry uploads from {EVERY_SOURCE})", "2"),
         (None, 3, "empty URL", "3"),
         ("https://e.com/c", 4, None, "4"),
     ]
@@ -454,9 +456,27 @@ def test_invalid_rows_in_csv_keep_their_neighbours(tmp_path: Path) -> None:
 def test_accepted_schemes(tmp_path: Path) -> None:
     path = write(tmp_path / "m.csv", "url\nftp://e.com/a\nhttps://e.com/b\n")
     manifest = read_manifest(path, accepted_schemes=frozenset({"FTP", "https"}))
-    assert manifest.frame["invalid"].to_list() == [None, None]
+    assert manifest.frame["_invalid"].to_list() == [None, None]
     only_https = read_manifest(path, accepted_schemes=frozenset({"https"}))
-    assert only_https.frame["invalid"].to_list() == [
+    assert only_https.frame["_invalid"].to_list() == [
         "unsupported scheme 'ftp' (ferry uploads from https URLs)",
         None,
+    ]
+
+
+EVERY_SOURCE = "http(s), file: and data: URLs and local paths"
+
+
+def test_local_paths_file_and_data_urls_are_sources_by_default(tmp_path: Path) -> None:
+    data_url = "data:text/plain;base64," + "QUJD" * 5000  # longer than any http URL may be
+    frame = pl.DataFrame(
+        {"url": ["photos/a.jpg", "/abs/b.png", "file:///abs/c.txt", data_url, "gopher://x/y"]}
+    )
+    manifest = read_manifest(write(tmp_path / "m.parquet", parquet_bytes(frame)))
+    assert manifest.frame["_invalid"].to_list() == [
+        None,
+        None,
+        None,
+        None,
+        f"unsupported scheme 'gopher' (ferry uploads from {EVERY_SOURCE})",
     ]
