@@ -1,4 +1,4 @@
-"""Every upload method: relay (with source headers), auto fallback, local files, folders, data: URLs."""
+"""Every upload method: relay with source headers, auto fallback, local files, folders, data:."""
 
 from __future__ import annotations
 
