@@ -181,7 +181,7 @@ class _Run:
                 except Exception as exc:  # a bug must not crash the pool or lose the row
                     row = result_row(
                         job,
-                        method=uploader.transfers.method_for(job),
+                        method="url",  # the method is unknown when choosing it failed
                         run_id=self.summary.run_id,
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),

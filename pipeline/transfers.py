@@ -53,7 +53,7 @@ class Transfers:
 
     def method_for(self, job: Row, *, relaying: bool = False) -> Method:
         """The upload method this row uses (``relaying``: auto has fallen back to relay)."""
-        url: str = job["url"]
+        url: str = job["url"] or ""
         if url.startswith("data:"):
             return "base64"
         if is_local(url) or relaying or self.via == "relay":
@@ -95,5 +95,5 @@ class Transfers:
             self.via == "auto"
             and method == "url"
             and isinstance(error, SourceError)
-            and not is_local(job["url"])
+            and not is_local(job["url"] or "")
         )

@@ -1,0 +1,116 @@
+"""Bad input through the CLI: exit 2, one clear line naming the file, nothing called or written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import Result
+
+from fileapi import STATS, BackgroundServer
+from pipeline.results import read_results
+from tests.bad_manifests import CASES, BadManifest
+from tests.conftest import url_rows, write_manifest
+
+Cli = Callable[..., Result]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_manifest_exits_2_with_one_line_and_calls_nothing(
+    case: BadManifest, cli: Cli, api: BackgroundServer, tmp_path: Path
+) -> None:
+    if case.skip_reason:
+        pytest.skip(case.skip_reason)
+    path = case.build(tmp_path)
+    result = cli("run", path, "--base-url", api.base_url)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ferry: error: ")
+    assert path.name in lines[0] and case.expect in lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert not list(tmp_path.glob("*.results.*"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expect"),
+    [
+        ("corrupt", b"PAR1\x00\x01garbage", "not a readable result table"),
+        ("foreign", None, "no column 'id'"),
+    ],
+)
+def test_bad_results_table_exits_2_and_is_never_overwritten(
+    cli: Cli,
+    api: BackgroundServer,
+    sources: BackgroundServer,
+    tmp_path: Path,
+    name: str,
+    content: bytes | None,
+    expect: str,
+) -> None:
+    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 3))
+    results = tmp_path / f"{name}.parquet"
+    if content is None:
+        pl.DataFrame({"something": ["else"]}).write_parquet(results)
+    else:
+        results.write_bytes(content)
+    before = results.read_bytes()
+    result = cli("run", manifest, "--base-url", api.base_url, "--results", results)
+    assert result.exit_code == 2
+    assert str(results) in result.stderr and expect in result.stderr
+    assert results.read_bytes() == before
+    assert sum(api.app[STATS].requests_by_path.values()) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--concurrency", "0"],
+        ["--rate", "lots"],
+        ["--shard", "4/3"],
+        ["--refresh-within", "soon"],
+        ["--results", "out.xlsx"],
+        ["--via", "carrier-pigeon"],
+        ["--source-header", "no colon here"],
+        ["--base-url", "ftp://example"],
+    ],
+)
+def test_bad_options_exit_2_before_any_request(
+    cli: Cli, api: BackgroundServer, sources: BackgroundServer, tmp_path: Path, args: list[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 2))
+    result = cli("run", manifest, "--base-url", api.base_url, *args)
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sum(api.app[STATS].requests_by_path.values()) == 0
+
+
+def test_bad_rows_fail_alone_as_invalid_row(
+    cli: Cli, api: BackgroundServer, sources: BackgroundServer, tmp_path: Path
+) -> None:
+    rows = [
+        *url_rows(sources.base_url, 2),
+        {"id": "empty", "url": ""},
+        {"id": "ftp", "url": "ftp://files.example/a.bin"},
+        {"id": "long", "url": "https://example.com/" + "a" * 9000},
+        {"id": "control", "url": "https://example.com/a\x07b"},
+    ]
+    manifest = write_manifest(tmp_path / "m.parquet", rows)
+    result = cli("run", manifest, "--base-url", api.base_url)
+    assert result.exit_code == 1
+    table = read_results(tmp_path / "m.results.parquet")
+    kinds = dict(zip(table["id"], table["error_kind"], strict=True))
+    assert kinds == {
+        "row-000": None,
+        "row-001": None,
+        "empty": "invalid_row",
+        "ftp": "invalid_row",
+        "long": "invalid_row",
+        "control": "invalid_row",
+    }
+    assert table.filter(pl.col("error_kind") == "invalid_row")["attempts"].to_list() == [0] * 4
+    uploads = api.app[STATS].requests_by_path
+    assert sum(n for p, n in uploads.items() if p.startswith("/api/")) == 2
