@@ -1,0 +1,80 @@
+"""``ferry verify RESULTS``: check that the download URLs of ok rows still serve the files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from jobs.common import concurrency_option, debug_option, reports_errors, say
+from pipeline.verify import DEFAULT_RETRIES, DEFAULT_TIMEOUT, VerifySettings
+from pipeline.verify import verify as verify_links
+
+
+@click.command(name="verify")
+@click.argument("results", type=click.Path(path_type=Path, dir_okay=False))
+@concurrency_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.001),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds per request.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 100),
+    default=DEFAULT_RETRIES,
+    show_default=True,
+    help="Retries of a link that could not be checked (network error, timeout, 5xx, 429).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout."
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr. Default: on when stderr is a terminal.",
+)
+@debug_option
+@reports_errors
+def verify(
+    results: Path,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    as_json: bool,
+    progress: bool | None,
+    debug: bool,
+) -> None:
+    """Check the download URL of every ok row of RESULTS; mark dead links failed.
+
+    Each link gets a HEAD (a one-byte ranged GET where HEAD is refused) and its size is
+    compared with file_size. Dead links (4xx, or a different size) become failed rows with
+    error_kind link_dead, so the next `ferry run` uploads them again. Links that cannot be
+    checked (network errors, timeouts, 5xx, after retries) are reported as unknown and their
+    rows are left as they were.
+
+    \b
+    Examples:
+      ferry verify photos.results.parquet
+      ferry verify photos.results.parquet --concurrency 64 --json
+      ferry verify photos.results.parquet || ferry run photos.results.parquet
+
+    Exit codes: 0 every link alive, 1 some links dead or unknown, 2 unreadable table,
+    4 table locked by a run, 130 interrupted.
+    """
+    settings = VerifySettings(
+        results=results,
+        concurrency=concurrency,
+        timeout=timeout,
+        retries=retries,
+        progress=sys.stderr.isatty() if progress is None else progress,
+    )
+    report = verify_links(settings)
+    say(report.text())
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    sys.exit(report.exit_code)
