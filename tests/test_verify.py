@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -93,10 +96,12 @@ def link_app(
     ignore_range: bool = False,
     statuses: list[int] | None = None,
     delay: float = 0.0,
+    slow_prefix: str = "",
 ) -> tuple[web.Application, Seen, dict[str, int]]:
     """A file server for links: ``head_status`` refuses HEAD; ``statuses`` are answered first.
 
-    Returns the app, the (method, name, Range) of every request, and the peak requests in flight.
+    ``delay`` slows the answers for names that start with ``slow_prefix``. Returns the app, the
+    (method, name, Range) of every request, and the peak requests in flight.
     """
     seen: Seen = []
     gauge = {"now": 0, "peak": 0}
@@ -108,7 +113,7 @@ def link_app(
         gauge["now"] += 1
         gauge["peak"] = max(gauge["peak"], gauge["now"])
         try:
-            if delay:
+            if delay and name.startswith(slow_prefix):
                 await asyncio.sleep(delay)
             if queue:
                 return web.Response(status=queue.pop(0))
@@ -376,3 +381,31 @@ def test_a_journal_left_by_a_killed_run_is_folded_in_first(
     assert table["download_url"][1].endswith("/gone.bin")  # the journal's row was checked
     assert table["owner"].to_list() == ["ops", "ops"]
     assert not journal_path_for(results).exists()
+
+
+def test_sigterm_keeps_the_dead_links_found_so_far(
+    start_links: Callable[..., Any], tmp_path: Path
+) -> None:
+    server, seen, _ = start_links({"slow.bin": b"abc"}, delay=1.0, slow_prefix="slow")
+    results = tmp_path / "t.results.parquet"
+    links = {"dead": (f"{server.base_url}/gone.bin", 3)}
+    links |= {f"slow{i}": (f"{server.base_url}/slow.bin", 3) for i in range(3)}
+    write_results(ok_table(links), results)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "verify", str(results), "--no-progress"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 15
+    while len(seen) < 4:  # every check is in flight or done
+        assert time.monotonic() < deadline and proc.poll() is None, "verify did not start"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    assert proc.returncode == 130, err.decode()
+    assert "interrupted" in err.decode()
+    table = read_results(results)
+    assert table["status"].to_list() == ["failed", "ok", "ok", "ok"]
+    assert table["error_kind"][0] == "link_dead"
