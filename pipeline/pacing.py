@@ -51,12 +51,18 @@ class BackoffGate:
         self._strikes = 0
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """Close the gate for ``retry_after`` seconds, or an exponentially growing pause."""
-        self._strikes += 1
-        pause = min(self._cap, self._base * 2 ** min(self._strikes - 1, 16))
+        """Close the gate for ``retry_after`` seconds, or an exponentially growing pause.
+
+        429s that arrive while the gate is already closed answer requests sent before it closed:
+        they extend the pause to their ``Retry-After`` but do not make it grow.
+        """
+        now = time.monotonic()
+        if now >= self._open_at:
+            self._strikes += 1
+        pause = min(self._cap, self._base * 2 ** min(max(self._strikes - 1, 0), 16))
         if retry_after is not None:
             pause = max(pause, retry_after)
-        self._open_at = max(self._open_at, time.monotonic() + pause)
+        self._open_at = max(self._open_at, now + pause)
 
     def on_success(self) -> None:
         """Relax after a success."""

@@ -78,3 +78,12 @@ async def test_backoff_gate_pauses_everyone_after_a_429() -> None:
     began = time.monotonic()
     await gate.wait()
     assert time.monotonic() - began >= 0.18
+
+
+async def test_a_burst_of_429s_closes_the_gate_once_without_escalating() -> None:
+    gate = BackoffGate(base=0.05, cap=30.0)
+    for _ in range(12):  # twelve in-flight requests all answered 429 at once
+        gate.on_rate_limited(retry_after=0.1)
+    began = time.monotonic()
+    await gate.wait()
+    assert 0.08 <= time.monotonic() - began < 0.5
