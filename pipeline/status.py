@@ -12,8 +12,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import ResultsError
-from pipeline.journal import journal_path_for, read_journal
-from pipeline.results import fold, read_results
+from pipeline.leftover import read_with_journal
 
 EXPIRING_WINDOW = timedelta(hours=24)
 
@@ -81,8 +80,7 @@ def expand_tables(patterns: list[str]) -> list[Path]:
 
 def load_table(path: Path) -> pl.DataFrame:
     """A result table with any journal a running or killed run left beside it folded in."""
-    table = read_results(path)
-    return fold(table, read_journal(journal_path_for(path)), None)
+    return read_with_journal(path)[0]
 
 
 def table_status(paths: list[Path], *, now: datetime | None = None) -> StatusReport:
