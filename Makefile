@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: venv demo test check lint bench run rerun-failed status serve clean
+.PHONY: venv demo test check lint browser bench run rerun-failed status serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy pipeline fileapi
 
-test: lint
+# Debian's chromium renders `ferry report` in a test; installed when missing and we are root.
+browser:
+	bash scripts/ensure-browser
+
+test: lint browser
 	$(BIN)/pytest --cov=pipeline --cov=fileapi --cov=jobs --cov-report=term:skip-covered
 
 check: test
