@@ -28,6 +28,7 @@ from yarl import URL
 from fileapi.sink import TempSink, TooLargeError
 
 MAX_REDIRECTS = 5
+MAX_URL_CHARS = 8192
 CHUNK_BYTES = 256 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -127,6 +128,10 @@ def url_name_hint(url: URL) -> str | None:
 
 def validate_source_url(text: str) -> URL:
     """``text`` as an absolute http(s) URL, or :class:`SourceRefusedError` naming fileUrl."""
+    if len(text) > MAX_URL_CHARS:
+        raise SourceRefusedError(
+            f"Invalid parameter: fileUrl is longer than {MAX_URL_CHARS} characters"
+        )
     try:
         url = URL(text)
     except (ValueError, TypeError):

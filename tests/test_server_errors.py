@@ -134,6 +134,11 @@ async def test_wrong_method_is_405_and_unknown_path_404(api_client: MakeClient) 
             {"fileUrl": 42, "uploadPath": "a"},
             "Invalid parameter: fileUrl must be a string",
         ),
+        (
+            "/api/file-url-upload",
+            {"fileUrl": "https://example.com/" + "x" * 9000, "uploadPath": "a"},
+            "Invalid parameter: fileUrl is longer than 8192 characters",
+        ),
         ("/api/file-base64-upload", {"uploadPath": "a"}, "Missing required parameter: base64Data"),
         (
             "/api/file-base64-upload",

@@ -116,7 +116,10 @@ def test_parse_size() -> None:
 
 
 def test_serve_help_and_bad_options() -> None:
+    from jobs.cli import main
+
     runner = CliRunner()
+    assert runner.invoke(main, ["serve", "--help"]).exit_code == 0
     result = runner.invoke(serve, ["--help"])
     assert result.exit_code == 0
     assert "--rate-limit" in result.output and "FERRY_SERVER_KEYS" in result.output
