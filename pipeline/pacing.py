@@ -14,8 +14,11 @@ from collections import deque
 
 from pipeline.units import Rate
 
-#: Requests reach the server a little after they leave; keep a small margin inside the window.
+#: Requests reach the server a little after they leave, and not always equally late: a start
+#: waits for the window plus this margin (2 %, at least 50 ms) so jitter cannot squeeze one more
+#: request into the server's window.
 _WINDOW_MARGIN = 1.02
+_WINDOW_PAD_SECONDS = 0.05
 
 
 class SlidingWindowLimiter:
@@ -28,7 +31,9 @@ class SlidingWindowLimiter:
 
     async def acquire(self) -> None:
         """Wait for a slot in the window, then record this start."""
-        window = self.rate.per_seconds * _WINDOW_MARGIN
+        window = max(
+            self.rate.per_seconds * _WINDOW_MARGIN, self.rate.per_seconds + _WINDOW_PAD_SECONDS
+        )
         async with self._lock:
             while len(self._starts) == self.rate.count:
                 wait = self._starts[0] + window - time.monotonic()
