@@ -18,18 +18,37 @@ _REQUIRED = ("id", "status")
 
 
 def default_results_path(manifest: Path | str) -> Path:
-    """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results."""
+    """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results.
+
+    A manifest is taken for a result table when its name says so (``*.results.*``) or when its
+    header has the result table's ``status`` and ``run_id`` columns.
+    """
     path = Path(manifest)
     name = path.name
-    if ".results." in name:
+    if ".results." in name or looks_like_results(path):
         return path
     for suffix in (".csv.gz", ".csv", ".parquet"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
     else:
-        name = path.stem
+        name = path.name if path.is_dir() else path.stem
     return path.with_name(f"{name}.results.parquet")
+
+
+def looks_like_results(path: Path) -> bool:
+    """True when the file at ``path`` has ``status`` and ``run_id`` columns (header only)."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            names = set(pq.read_schema(path).names)
+        elif path.suffix.lower() == ".csv":
+            with open(path, encoding="utf-8-sig", errors="replace") as handle:
+                names = {c.strip().strip('"') for c in handle.readline().split(",")}
+        else:
+            return False
+    except Exception:  # unreadable: the manifest reader reports it properly
+        return False
+    return {"status", "run_id"} <= names
 
 
 def check_results_path(path: Path) -> None:

@@ -100,3 +100,14 @@ def test_a_foreign_or_corrupt_table_is_refused_and_left_alone(tmp_path: Path) ->
     bad_status.write_text("id,status\na,done\n")
     with pytest.raises(ResultsError, match="status"):
         read_results(bad_status)
+
+
+def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> None:
+    table = fold(empty_results(), read_frame([row("a")]), None)
+    for name in ("done.parquet", "done.csv"):
+        write_results(table, tmp_path / name)
+        assert default_results_path(tmp_path / name) == tmp_path / name
+    plain = tmp_path / "plain.csv"
+    plain.write_text("url,status\nhttp://x,new\n")
+    assert default_results_path(plain) == tmp_path / "plain.results.parquet"
+    assert default_results_path(tmp_path / "folder") == tmp_path / "folder.results.parquet"
