@@ -97,6 +97,21 @@ def concurrency_option(func: F) -> F:
     )(func)
 
 
+def progress_option(func: F) -> F:
+    """``--progress/--no-progress``: a bar on stderr; by default only when stderr is a terminal."""
+
+    def resolve(_ctx: click.Context, _param: click.Parameter, value: bool | None) -> bool:
+        return sys.stderr.isatty() if value is None else value
+
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        callback=resolve,
+        help="Progress bar on stderr. Default: on when stderr is a terminal; otherwise one "
+        "log line every few seconds.",
+    )(func)
+
+
 def debug_option(func: F) -> F:
     """``--debug``: show a traceback instead of a one-line error."""
     return click.option("--debug", is_flag=True, help="Show tracebacks for errors.")(func)

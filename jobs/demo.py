@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors
+from jobs.common import debug_option, progress_option, reports_errors
 from pipeline.demo import run_demo
 
 
@@ -17,18 +17,13 @@ from pipeline.demo import run_demo
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the demo's files here (default: a new temporary folder).",
 )
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr. Default: on when stderr is a terminal.",
-)
+@progress_option
 @debug_option
 @reports_errors
-def demo(workdir: Path | None, progress: bool | None, debug: bool) -> None:
+def demo(workdir: Path | None, progress: bool, debug: bool) -> None:
     """Migrate a sample manifest offline against a local server, then rerun it.
 
     Two rows fail on purpose (a missing source, an ftp:// URL); exit 0 means it all ran as
     designed.
     """
-    bar = sys.stderr.isatty() if progress is None else progress
-    sys.exit(run_demo(workdir=workdir, progress=bar))
+    sys.exit(run_demo(workdir=workdir, progress=progress))

@@ -15,6 +15,7 @@ from jobs.common import (
     concurrency_option,
     debug_option,
     duration,
+    progress_option,
     rate,
     reports_errors,
     say,
@@ -76,11 +77,7 @@ from pipeline.units import Rate
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout."
 )
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr. Default: on when stderr is a terminal.",
-)
+@progress_option
 @click.option(
     "--via",
     type=click.Choice(VIA_CHOICES),
@@ -116,7 +113,7 @@ def run(
     shard: str | None,
     dry_run: bool,
     as_json: bool,
-    progress: bool | None,
+    progress: bool,
     via: Via,
     source_header: tuple[str, ...],
     api_key_file: Path | None,
@@ -153,7 +150,7 @@ def run(
         limit=limit,
         shard=Shard.parse(shard) if shard else None,
         dry_run=dry_run,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=progress,
         via=via,
         source_headers=source_headers(source_header),
     )

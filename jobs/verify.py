@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import concurrency_option, debug_option, reports_errors, say
+from jobs.common import concurrency_option, debug_option, progress_option, reports_errors, say
 from pipeline.verify import DEFAULT_RETRIES, DEFAULT_TIMEOUT, VerifySettings
 from pipeline.verify import verify as verify_links
 
@@ -33,11 +33,7 @@ from pipeline.verify import verify as verify_links
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout."
 )
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr. Default: on when stderr is a terminal.",
-)
+@progress_option
 @debug_option
 @reports_errors
 def verify(
@@ -46,7 +42,7 @@ def verify(
     timeout: float,
     retries: int,
     as_json: bool,
-    progress: bool | None,
+    progress: bool,
     debug: bool,
 ) -> None:
     """Check the download URL of every ok row of RESULTS; mark dead links failed.
@@ -71,7 +67,7 @@ def verify(
         concurrency=concurrency,
         timeout=timeout,
         retries=retries,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=progress,
     )
     report = verify_links(settings)
     say(report.text())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -279,6 +280,48 @@ def source_failure(status: int, url: str) -> UploadError:
     if status in (408, 425, 429) or status >= 500:
         return SourceUnavailableError(f"source {where} answered HTTP {status}", http_status=status)
     return SourceError(f"source {where} answered HTTP {status}", http_status=status)
+
+
+#: HEAD answers that mean "this server does not do HEAD": try a ranged GET instead.
+NO_HEAD_STATUSES = frozenset({405, 501})
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:\d+-\d+|\*)/(\d+)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkAnswer:
+    """What a download URL said about itself: its status and, when known, the file's size."""
+
+    status: int
+    size: int | None
+
+
+def content_range_total(header: str | None) -> int | None:
+    """The complete length from ``Content-Range: bytes 0-0/1234`` (or ``bytes */1234``)."""
+    match = _CONTENT_RANGE.match(header or "")
+    return int(match.group(1)) if match else None
+
+
+def _plain_length(resp: aiohttp.ClientResponse) -> int | None:
+    """``Content-Length``, unless a content coding makes it the compressed size."""
+    coding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    return resp.content_length if coding in ("", "identity") else None
+
+
+async def probe_link(session: aiohttp.ClientSession, url: str) -> LinkAnswer:
+    """HEAD ``url``; a one-byte ranged GET when the server does not do HEAD."""
+    try:
+        async with session.head(url, allow_redirects=True) as resp:
+            if resp.status not in NO_HEAD_STATUSES:
+                return LinkAnswer(resp.status, _plain_length(resp) if resp.status < 300 else None)
+        async with session.get(url, headers={"Range": "bytes=0-0"}) as resp:
+            if resp.status in (206, 416):  # 416 to bytes=0-0: the file is there, and empty
+                if resp.status == 206:
+                    await resp.read()  # one byte: lets the connection go back to the pool
+                return LinkAnswer(206, content_range_total(resp.headers.get("Content-Range")))
+            # Range ignored (200): the length is the file's; the body is not read.
+            return LinkAnswer(resp.status, _plain_length(resp) if resp.status < 300 else None)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise translate_transport_error(exc) from exc
 
 
 async def fetch_credits(session: aiohttp.ClientSession, *, account_url: str, api_key: str) -> int:

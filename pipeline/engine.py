@@ -8,9 +8,11 @@ every failure into a result of its own; the pool itself never crashes on one ite
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal as signal_module
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TextIO, TypeVar
 
 T = TypeVar("T")
 
@@ -35,9 +37,40 @@ class StopSignal:
         self.stopped.set()
 
     @property
+    def interrupted(self) -> bool:
+        """True once a signal (or ``interrupt()``) asked the run to stop."""
+        return self.interrupted_at is not None
+
+    @property
     def is_set(self) -> bool:
         """True once either stop or interrupt was asked for."""
         return self.stopped.is_set()
+
+
+@contextlib.contextmanager
+def interrupt_on_signals(signal: StopSignal, *, notice: str, out: TextIO) -> Iterator[None]:
+    """SIGINT/SIGTERM interrupt ``signal``: the first one lets in-flight work finish within the
+    grace period, a second one cancels it at once. ``notice`` is printed on the first."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal_module.Signals] = []
+
+    def on_signal() -> None:
+        if signal.interrupted:
+            signal.interrupted_at = 0.0  # long ago: the grace period is over
+            return
+        signal.interrupt()
+        print(notice, file=out, flush=True)
+
+    for signum in (signal_module.SIGINT, signal_module.SIGTERM):
+        # not available off the main thread or on some platforms: then Ctrl-C is a plain interrupt
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, on_signal)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
 
 
 async def fan_out(

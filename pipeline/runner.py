@@ -5,17 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import signal
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import polars as pl
 
 from pipeline.client import ApiClient, make_session
-from pipeline.engine import StopSignal, fan_out
+from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
 from pipeline.errors import FatalApiError, ServerError
 from pipeline.journal import Journal, journal_path_for, read_journal
 from pipeline.lock import table_lock
@@ -136,9 +134,14 @@ class _Run:
         started = time.monotonic()
         self.journal.open()
         try:
-            with self._signals():
+            with interrupt_on_signals(
+                self.signal,
+                notice="ferry: interrupted: finishing in-flight rows, then writing the table",
+                out=self.out,
+            ):
                 await self._fan_out()
         finally:
+            self.summary.interrupted = self.signal.interrupted
             await self.progress.close()
             self.summary.elapsed_seconds = time.monotonic() - started
             self.checkpoint()
@@ -235,28 +238,3 @@ class _Run:
         write_results(self.table, self.settings.results)
         self.journal.truncate()
         self.journal.rows_written = 0
-
-    @contextlib.contextmanager
-    def _signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        installed = []
-
-        def on_signal() -> None:
-            if self.summary.interrupted:  # a second Ctrl-C: cancel in-flight work now
-                self.signal.interrupted_at = 0.0
-            self.summary.interrupted = True
-            self.signal.interrupt()
-            print(
-                "ferry: interrupted: finishing in-flight rows, then writing the table",
-                file=self.out,
-            )
-
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, on_signal)
-                installed.append(signum)
-        try:
-            yield
-        finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)

@@ -19,13 +19,9 @@ when something changed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
-import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +30,8 @@ from typing import Any, Literal, TextIO
 import aiohttp
 import polars as pl
 
-from pipeline.client import make_session, translate_transport_error
-from pipeline.engine import StopSignal, fan_out
+from pipeline.client import LinkAnswer, make_session, probe_link
+from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
 from pipeline.errors import (
     LinkDeadError,
     RateLimitedError,
@@ -59,11 +55,9 @@ DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_CAP = 10.0
 INTERRUPT_GRACE_SECONDS = 5.0
-#: HEAD answers that mean "this server does not do HEAD": try a ranged GET instead.
-NO_HEAD_STATUSES = frozenset({405, 501})
 #: Client errors that say nothing about the link: try again, never declare it dead.
 TRANSIENT_CLIENT_STATUSES = frozenset({408, 425, 429})
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:\d+-\d+|\*)/(\d+)\s*$", re.IGNORECASE)
+
 
 Verdict = Literal["alive", "dead", "unknown"]
 
@@ -97,12 +91,6 @@ class LinkCheck:
     verdict: Verdict
     http_status: int | None = None
     reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    size: int | None
 
 
 @dataclass
@@ -171,36 +159,7 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def content_range_total(header: str | None) -> int | None:
-    """The complete length from ``Content-Range: bytes 0-0/1234`` (or ``bytes */1234``)."""
-    match = _CONTENT_RANGE.match(header or "")
-    return int(match.group(1)) if match else None
-
-
-def _plain_length(resp: aiohttp.ClientResponse) -> int | None:
-    """``Content-Length``, unless a content coding makes it the compressed size."""
-    coding = resp.headers.get("Content-Encoding", "identity").strip().lower()
-    return resp.content_length if coding in ("", "identity") else None
-
-
-async def _probe(session: aiohttp.ClientSession, url: str) -> _Answer:
-    """HEAD ``url``; a ranged GET when HEAD is not supported. Transport errors are translated."""
-    try:
-        async with session.head(url, allow_redirects=True) as resp:
-            if resp.status not in NO_HEAD_STATUSES:
-                return _Answer(resp.status, _plain_length(resp) if resp.status < 300 else None)
-        async with session.get(url, headers={"Range": "bytes=0-0"}) as resp:
-            if resp.status in (206, 416):  # 416 to bytes=0-0: the file is there, and empty
-                if resp.status == 206:
-                    await resp.read()  # one byte: lets the connection go back to the pool
-                return _Answer(206, content_range_total(resp.headers.get("Content-Range")))
-            # Range ignored (200): the length is the file's; the body is not read.
-            return _Answer(resp.status, _plain_length(resp) if resp.status < 300 else None)
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise translate_transport_error(exc) from exc
-
-
-def judge(answer: _Answer, recorded_size: int | None) -> LinkCheck:
+def judge(answer: LinkAnswer, recorded_size: int | None) -> LinkCheck:
     """The verdict on one answer; raises a retryable :class:`UploadError` when it says nothing."""
     status = answer.status
     if 200 <= status < 300:
@@ -232,7 +191,7 @@ async def check_link(
     while True:
         attempt += 1
         try:
-            return judge(await _probe(session, url), recorded_size)
+            return judge(await probe_link(session, url), recorded_size)
         except UploadError as exc:
             if attempt > retries:
                 return LinkCheck("unknown", exc.http_status, str(exc))
@@ -344,7 +303,11 @@ async def _check_all(
 
         progress.start()
         try:
-            with _interrupts(stop, report, out):
+            with interrupt_on_signals(
+                stop,
+                notice="ferry: interrupted: finishing in-flight checks, then writing the table",
+                out=out,
+            ):
                 await fan_out(
                     candidates.iter_rows(named=True),
                     work,
@@ -353,6 +316,7 @@ async def _check_all(
                     grace_seconds=INTERRUPT_GRACE_SECONDS,
                 )
         finally:
+            report.interrupted = stop.interrupted
             await progress.close()
     return checks
 
@@ -372,27 +336,3 @@ def _reason_key(reason: str | None) -> str:
     """Group reasons: sizes differ per row, so they count as one kind of reason."""
     text = reason or "no reason given"
     return "size differs from the recorded file_size" if text.startswith("size ") else text
-
-
-@contextlib.contextmanager
-def _interrupts(stop: StopSignal, report: VerifyReport, out: TextIO) -> Iterator[None]:
-    """SIGINT/SIGTERM stop dispatch; links already judged are still written."""
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-
-    def on_signal() -> None:
-        if report.interrupted:
-            stop.interrupted_at = 0.0  # a second Ctrl-C: cancel in-flight checks now
-        report.interrupted = True
-        stop.interrupt()
-        print("ferry: interrupted: finishing in-flight checks, then writing the table", file=out)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, on_signal)
-            installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)
