@@ -1,4 +1,4 @@
-"""Guards: every command has help with an example, and the README names only real commands/options."""
+"""Guards: every command has help with examples; the README names only real commands and options."""
 
 from __future__ import annotations
 
