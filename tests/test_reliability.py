@@ -286,3 +286,36 @@ def test_no_traceback_without_debug(cli: Cli, tmp_path: Path, flag: str | None) 
         assert result.exit_code == 2
         assert "Traceback" not in result.stderr
         assert result.stderr.count("\n") == 1 and "absent.csv" in result.stderr
+
+
+def test_checkpoints_write_a_readable_table_while_the_run_goes_on(
+    start_api: Callable[..., BackgroundServer], sources: BackgroundServer, tmp_path: Path
+) -> None:
+    import threading
+
+    from pipeline.runner import run
+    from pipeline.settings import RunSettings
+
+    api = start_api(latency_ms=60)
+    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 12))
+    results = tmp_path / "m.results.parquet"
+    settings = RunSettings(
+        manifest=manifest,
+        results=results,
+        base_url=api.base_url,
+        api_key=API_KEY,
+        concurrency=1,
+        checkpoint_seconds=0.2,
+    )
+    outcome: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("summary", run(settings)))
+    worker.start()
+    seen_mid_run: list[int] = []
+    deadline = time.monotonic() + 20
+    while worker.is_alive() and time.monotonic() < deadline:
+        if results.exists():
+            seen_mid_run.append(read_results(results).height)
+        time.sleep(0.05)
+    worker.join(timeout=20)
+    assert seen_mid_run and 0 < min(seen_mid_run) < 12  # a partial, readable table existed
+    assert read_results(results)["status"].to_list() == ["ok"] * 12
