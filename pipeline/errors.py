@@ -7,6 +7,7 @@
     ├── MissingKeyError           no API key configured (exit 2)
     ├── ManifestError             unreadable or invalid manifest (exit 2, names file/row/column)
     ├── ResultsError              unreadable or foreign result table (exit 2)
+    ├── TableWriteError           the table could not be written; the journal keeps the rows
     ├── LockedError               another run holds the table's lock (exit 4)
     └── UploadError               one row's failure: ``error_kind``, ``retryable``
         ├── InvalidRowError       invalid_row   permanent, never sent
@@ -70,6 +71,12 @@ class ManifestError(PipelineError):
 
 class ResultsError(ManifestError):
     """A result table cannot be read or does not have the result table's schema."""
+
+
+class TableWriteError(PipelineError):
+    """The result table could not be written (disk full, permissions); rows stay in the journal."""
+
+    exit_code = 1
 
 
 class LockedError(PipelineError):

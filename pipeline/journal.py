@@ -75,18 +75,27 @@ class Journal:
 
 def read_journal(path: Path) -> pl.DataFrame:
     """The journal's rows as a frame with the result schema (empty when there is no journal)."""
-    data = path.read_bytes() if path.exists() else b""
-    end = data.rfind(b"\n")
-    data = data[: end + 1] if end >= 0 else b""
-    if not data.strip():
+    if not path.exists() or path.stat().st_size == 0:
         return pl.DataFrame(schema=RESULT_POLARS_SCHEMA)
     try:
-        frame = pl.read_ndjson(io.BytesIO(data), schema=_JOURNAL_SCHEMA)
+        if _ends_with_newline(path):  # the common case: polars reads the file itself
+            frame = pl.read_ndjson(path, schema=_JOURNAL_SCHEMA)
+        else:  # killed mid-write: drop the torn last line
+            data = path.read_bytes()
+            frame = pl.read_ndjson(
+                io.BytesIO(data[: data.rfind(b"\n") + 1]), schema=_JOURNAL_SCHEMA
+            )
     except Exception:  # a damaged line: keep every line that still parses
-        frame = _read_lines_leniently(data)
+        frame = _read_lines_leniently(path.read_bytes())
     return frame.select(RESULT_COLUMNS).with_columns(
         pl.col(name).cast(pl.Datetime("us", "UTC")) for name in _TIMESTAMP_COLUMNS
     )
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"
 
 
 def _read_lines_leniently(data: bytes) -> pl.DataFrame:

@@ -127,30 +127,131 @@ def fold(
     """
     if updates.height == 0:
         return previous
-    latest = updates.unique(subset="id", keep="last", maintain_order=True).with_row_index("_seen")
-    if extras is not None:
-        manifest_order = extras.with_row_index("_manifest")
-        latest = latest.join(manifest_order, on="id", how="left")
-    else:
-        latest = latest.with_columns(pl.lit(None, dtype=pl.UInt32).alias("_manifest"))
-    # new identities: after every existing row, in manifest order, then in journal order
-    base = previous.height
-    spread = (extras.height if extras is not None else 0) + 1
-    order = previous.select("id").with_row_index("_order")
+    order = previous.select("id").with_row_index("_previous")
     latest = (
-        latest.join(order, on="id", how="left")
-        .with_columns(
-            pl.coalesce(
-                pl.col("_order").cast(pl.Int64),
-                pl.lit(base) + pl.col("_manifest").cast(pl.Int64),
-                pl.lit(base + spread) + pl.col("_seen").cast(pl.Int64),
-            ).alias("_order")
-        )
-        .drop("_seen", "_manifest")
+        _latest(updates, extras, base=previous.height)
+        .join(order, on="id", how="left")
+        .with_columns(pl.coalesce(pl.col("_previous").cast(pl.Int64), "_order").alias("_order"))
+        .drop("_previous", "_manifest")
     )
+    order = order.rename({"_previous": "_order"})
     kept = previous.join(latest.select("id"), on="id", how="anti").join(order, on="id", how="left")
     kept = kept.with_columns(pl.col("_order").cast(pl.Int64))
     return pl.concat([kept, latest], how="diagonal_relaxed").sort("_order").drop("_order")
+
+
+#: Rows of the previous table read at a time by :func:`merge_into_table`.
+MERGE_BATCH_ROWS = 8_192
+
+
+def merge_into_table(path: Path, updates: pl.DataFrame, extras: pl.DataFrame | None) -> None:
+    """Apply ``updates`` to the table at ``path`` without holding the whole table in memory.
+
+    The same result as ``write_results(fold(read_results(path), updates, extras), path)``, but a
+    Parquet table is streamed batch by batch, so memory is bounded by the batch and the updates,
+    however long the table. CSV tables are folded in memory.
+    """
+    if updates.height == 0:
+        return
+    if not path.exists() or path.suffix.lower() != ".parquet":
+        write_results(fold(read_results(path), updates, extras), path)
+        return
+    try:
+        source = pq.ParquetFile(path)
+        previous_schema = pl.from_arrow(source.schema_arrow.empty_table())
+    except Exception as exc:
+        raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
+    assert isinstance(previous_schema, pl.DataFrame)
+    latest = _latest(updates, extras, base=0)
+    target = pl.concat(
+        [conform(previous_schema, path), latest.drop("_order", "_manifest").head(0)],
+        how="diagonal_relaxed",
+    ).schema
+    seen: list[pl.Series] = []
+    with _AtomicParquet(path) as out:
+        offset = 0
+        for batch in source.iter_batches(batch_size=MERGE_BATCH_ROWS):
+            chunk = pl.from_arrow(batch)
+            assert isinstance(chunk, pl.DataFrame)
+            previous = conform(chunk, path).with_row_index("_order", offset=offset)
+            offset += previous.height
+            replaced = latest.drop("_order").join(previous.select("id", "_order"), on="id")
+            seen.append(replaced["id"])
+            kept = previous.join(replaced.select("id"), on="id", how="anti")
+            merged = pl.concat([kept, replaced.drop("_manifest")], how="diagonal_relaxed")
+            out.write(_shape(merged.sort("_order").drop("_order"), target))
+        done = pl.concat(seen).to_frame() if seen else latest.head(0).select("id")
+        fresh = latest.join(done, on="id", how="anti")
+        out.write(_shape(fresh.sort("_order").drop("_order", "_manifest"), target))
+
+
+def _latest(updates: pl.DataFrame, extras: pl.DataFrame | None, *, base: int) -> pl.DataFrame:
+    """One row per identity (the last), with its extras and ``_order``: manifest order, then
+    journal order, after ``base``."""
+    latest = updates.unique(subset="id", keep="last", maintain_order=True).with_row_index("_seen")
+    if extras is not None:
+        latest = latest.join(extras.with_row_index("_manifest"), on="id", how="left")
+    else:
+        latest = latest.with_columns(pl.lit(None, dtype=pl.UInt32).alias("_manifest"))
+    spread = (extras.height if extras is not None else 0) + 1
+    return latest.with_columns(
+        pl.coalesce(
+            pl.lit(base) + pl.col("_manifest").cast(pl.Int64),
+            pl.lit(base + spread) + pl.col("_seen").cast(pl.Int64),
+        ).alias("_order")
+    ).drop("_seen")
+
+
+def _shape(frame: pl.DataFrame, target: pl.Schema) -> pl.DataFrame:
+    """``frame`` with exactly the ``target`` columns and types, in that order."""
+    return frame.select(
+        pl.col(name).cast(dtype, strict=False)
+        if name in frame.columns
+        else pl.lit(None, dtype).alias(name)
+        for name, dtype in target.items()
+    )
+
+
+class _AtomicParquet:
+    """A Parquet file written batch by batch beside ``path``, renamed over it on success."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0 and self._writer is not None:
+            return
+        table = _to_arrow(frame)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+
+    def __enter__(self) -> _AtomicParquet:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            if exc_type is None:
+                _commit(self.tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, rename it over ``path``, fsync the folder."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def write_results(frame: pl.DataFrame, path: Path) -> None:
@@ -163,17 +264,10 @@ def write_results(frame: pl.DataFrame, path: Path) -> None:
             frame.write_csv(tmp)
         else:
             pq.write_table(_to_arrow(frame), tmp, compression="zstd")
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        _commit(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:

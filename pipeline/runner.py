@@ -14,20 +14,23 @@ import polars as pl
 
 from pipeline.client import ApiClient, make_session
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
-from pipeline.errors import FatalApiError, ServerError
+from pipeline.errors import FatalApiError, ServerError, TableWriteError
 from pipeline.journal import Journal, journal_path_for, read_journal
 from pipeline.lock import table_lock
 from pipeline.manifest import Manifest, read_manifest
 from pipeline.pacing import BackoffGate, SlidingWindowLimiter
 from pipeline.plan import Plan, make_plan
 from pipeline.progress import Progress
-from pipeline.results import check_results_path, fold, read_results, write_results
+from pipeline.results import check_results_path, fold, merge_into_table, read_results
 from pipeline.settings import RunSettings
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.worker import Row, RowUploader, result_row
 
 INTERRUPT_GRACE_SECONDS = 5.0
+#: A checkpoint also comes after this many finished rows, so the journal (read back whole at a
+#: checkpoint) stays small however long the run.
+CHECKPOINT_ROWS = 10_000
 
 
 def new_run_id() -> str:
@@ -93,11 +96,12 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
                 f"{settings.results}",
                 file=out,
             )
+            merge_into_table(settings.results, leftover, extras_of(manifest))
             table = fold(table, leftover, extras_of(manifest))
-            write_results(table, settings.results)
             journal_path.unlink()
         plan = _plan(settings, manifest, table)
-        run = _Run(settings, manifest, table, plan, out)
+        del table  # the run never holds the table: checkpoints stream it from disk
+        run = _Run(settings, manifest, plan, out)
         result: RunSummary = run_event_loop(run.execute())
         return result
 
@@ -109,12 +113,10 @@ class _Run:
         self,
         settings: RunSettings,
         manifest: Manifest,
-        table: pl.DataFrame,
         plan: Plan,
         out: TextIO,
     ) -> None:
         self.settings = settings
-        self.table = table
         self.plan = plan
         self.out = out
         self.extras = extras_of(manifest)
@@ -122,6 +124,7 @@ class _Run:
         self.journal = Journal(journal_path_for(settings.results))
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
+        self.write_error: TableWriteError | None = None
         self.progress = Progress(
             plan.todo.height,
             bar=settings.progress,
@@ -146,6 +149,8 @@ class _Run:
             self.summary.elapsed_seconds = time.monotonic() - started
             self.checkpoint()
             self.journal.close(remove=True)
+        if self.write_error is not None:
+            raise self.write_error
         return self.summary
 
     async def _fan_out(self) -> None:
@@ -208,6 +213,11 @@ class _Run:
 
     def _record(self, row: Row) -> None:
         self.journal.append(row)
+        if self.journal.rows_written >= CHECKPOINT_ROWS and self.write_error is None:
+            try:
+                self.checkpoint()
+            except TableWriteError as exc:  # stop here; the final checkpoint tries once more
+                self.write_error = exc
         ok = row["status"] == "ok"
         if ok:
             self.summary.ok += 1
@@ -234,7 +244,13 @@ class _Run:
         if self.journal.rows_written == 0:
             return
         self.journal.sync()
-        self.table = fold(self.table, read_journal(self.journal.path), self.extras)
-        write_results(self.table, self.settings.results)
+        try:
+            merge_into_table(self.settings.results, read_journal(self.journal.path), self.extras)
+        except OSError as exc:  # disk full, permissions: the rows stay safe in the journal
+            self.signal.stop()
+            raise TableWriteError(
+                f"{self.settings.results}: cannot write the result table ({exc.strerror or exc}); "
+                f"finished rows are safe in {self.journal.path} and the next run folds them in"
+            ) from exc
         self.journal.truncate()
         self.journal.rows_written = 0

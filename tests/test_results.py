@@ -111,3 +111,34 @@ def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> Non
     plain.write_text("url,status\nhttp://x,new\n")
     assert default_results_path(plain) == tmp_path / "plain.results.parquet"
     assert default_results_path(tmp_path / "folder") == tmp_path / "folder.results.parquet"
+
+
+@pytest.mark.parametrize("batch_rows", [2, 3, 1000])
+def test_streaming_merge_equals_the_in_memory_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
+) -> None:
+    import pipeline.results as results_module
+
+    monkeypatch.setattr(results_module, "MERGE_BATCH_ROWS", batch_rows)
+    previous = fold(
+        empty_results(), read_frame([row(x, "failed") for x in "abcdefg"]), None
+    ).with_columns(pl.Series("owner", list("ABCDEFG")))
+    path = tmp_path / "t.parquet"
+    write_results(previous, path)
+    updates = read_frame([row("z"), row("c"), row("f"), row("y"), row("c", "failed"), row("a")])
+    extras = pl.DataFrame({"id": ["y", "a", "z", "c", "f"], "owner": ["Y", "a2", "Z", "c2", "f2"]})
+    expected = fold(read_results(path), updates, extras)
+    results_module.merge_into_table(path, updates, extras)
+    merged = read_results(path)
+    assert merged.equals(expected)
+    assert merged["id"].to_list() == ["a", "b", "c", "d", "e", "f", "g", "y", "z"]
+    assert merged["owner"].to_list() == ["a2", "B", "c2", "D", "E", "f2", "G", "Y", "Z"]
+    assert merged.filter(pl.col("id") == "c")["status"].item() == "failed"
+
+
+def test_streaming_merge_into_a_missing_table_writes_the_updates(tmp_path: Path) -> None:
+    from pipeline.results import merge_into_table
+
+    path = tmp_path / "new.parquet"
+    merge_into_table(path, read_frame([row("b"), row("a")]), pl.DataFrame({"id": ["a", "b"]}))
+    assert read_results(path)["id"].to_list() == ["a", "b"]
