@@ -24,6 +24,10 @@ _JOURNAL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+#: One encoder for every line: ``json.dumps`` with options builds a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def journal_path_for(results: Path) -> Path:
     """Where the journal of ``results`` lives."""
     return results.with_name(results.name + ".journal")
@@ -46,7 +50,7 @@ class Journal:
     def append(self, row: dict[str, Any]) -> None:
         """Write one finished row and hand it to the kernel (survives SIGKILL of this process)."""
         assert self._file is not None, "journal not open"
-        self._file.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._file.write(_encode(row) + "\n")
         self._file.flush()
         self.rows_written += 1
 

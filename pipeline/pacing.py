@@ -74,6 +74,11 @@ class BackoffGate:
         if self._strikes:
             self._strikes //= 2
 
+    @property
+    def closed(self) -> bool:
+        """True while workers must wait (checked without a coroutine on the hot path)."""
+        return self._open_at > time.monotonic()
+
     async def wait(self) -> None:
         """Wait while the gate is closed."""
         delay = self._open_at - time.monotonic()

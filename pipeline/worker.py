@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pipeline.client import ApiClient, Uploaded
@@ -49,7 +50,7 @@ def result_row(
         "error": str(error) if error else None,
         "http_status": uploaded.http_status if uploaded else (error.http_status if error else None),
         "attempts": attempts,
-        "finished_at": _micros(datetime.now(UTC)),
+        "finished_at": time.time_ns() // 1000,
         "run_id": run_id,
     }
 
@@ -80,7 +81,8 @@ class RowUploader:
             return result_row(job, method=method, run_id=self.run_id, attempts=0, error=error)
         attempts = 0
         while True:
-            await self.gate.wait()
+            if self.gate.closed:
+                await self.gate.wait()
             if self.limiter is not None:
                 await self.limiter.acquire()
             attempts += 1
