@@ -22,6 +22,7 @@ from jobs.common import (
     source_headers,
 )
 from pipeline import RunSettings, Shard, default_results_path, run_manifest
+from pipeline.settings import DEFAULT_RETENTION, DEFAULT_UPLOAD_PATH
 from pipeline.transfers import VIA_CHOICES, Via
 from pipeline.units import Rate
 
@@ -139,12 +140,12 @@ def run(
         results=results if results is not None else default_results_path(manifest),
         base_url=base_url,
         api_key="" if dry_run else api_key(api_key_file),
-        upload_path=upload_path.strip("/") or "ferry",
+        upload_path=upload_path.strip("/") or DEFAULT_UPLOAD_PATH,
         concurrency=concurrency,
         rate=rate_cap,
         retries=retries,
         timeout=timeout,
-        retention=retention if retention is not None else 3 * 86400.0,
+        retention=retention if retention is not None else DEFAULT_RETENTION,
         failed_only=failed_only,
         refresh_within=refresh_within,
         limit=limit,
@@ -159,9 +160,7 @@ def run(
         if as_json:
             click.echo(json.dumps(summary.plan))
         else:
-            click.echo(
-                ", ".join(f"{k} {summary.plan[k]}" for k in ("new", "retry", "refresh", "skip"))
-            )
+            click.echo(summary.plan_line())
         return
     say(summary.text())
     if as_json:

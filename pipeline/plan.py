@@ -13,8 +13,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from pipeline.settings import Shard
-
-CATEGORIES = ("new", "retry", "refresh", "skip")
+from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -23,10 +22,6 @@ class Plan:
 
     todo: pl.DataFrame
     counts: dict[str, int]
-
-    def line(self) -> str:
-        """``new N, retry N, refresh N, skip N``."""
-        return ", ".join(f"{name} {self.counts[name]}" for name in CATEGORIES)
 
 
 def shard_of(identity: str, count: int) -> int:

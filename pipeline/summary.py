@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+PLAN_CATEGORIES = ("new", "retry", "refresh", "skip")
+
 EXIT_OK = 0
 EXIT_FAILED_ROWS = 1
 EXIT_USAGE = 2
@@ -61,6 +63,10 @@ class RunSummary:
         if self.aborted:
             return EXIT_FATAL_API
         return EXIT_FAILED_ROWS if self.failed else EXIT_OK
+
+    def plan_line(self) -> str:
+        """``new N, retry N, refresh N, skip N``: what ``--dry-run`` prints."""
+        return ", ".join(f"{name} {self.plan.get(name, 0)}" for name in PLAN_CATEGORIES)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
