@@ -16,6 +16,10 @@ from pipeline.settings import Shard
 from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
 
+#: The columns of a planned row that the workers read.
+TODO_COLUMNS = ("id", "url", "upload_path", "file_name", "_invalid", "category")
+
+
 @dataclass(frozen=True)
 class Plan:
     """The rows to do, in manifest order, with their category; and the counts of each category."""
@@ -76,11 +80,12 @@ def make_plan(
             .otherwise(pl.lit("skip"))
             .alias("category")
         )
-    todo = joined.filter(pl.col("category") != "skip").drop("_status", "_expires")
+    todo = joined.filter(pl.col("category") != "skip")
     if limit is not None:
         todo = todo.head(limit)
     counts = {name: 0 for name in CATEGORIES}
     for name, count in todo.group_by("category").len().iter_rows():
         counts[name] = count
     counts["skip"] = rows.height - todo.height
-    return Plan(todo=todo, counts=counts)
+    # only what a worker needs: extras travel separately, joined on when the table is written
+    return Plan(todo=todo.select(TODO_COLUMNS), counts=counts)

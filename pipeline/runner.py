@@ -102,6 +102,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         plan = _plan(settings, manifest, table)
         del table  # the run never holds the table: checkpoints stream it from disk
         run = _Run(settings, manifest, plan, out)
+        del manifest  # the run keeps the plan and the extras, not the whole manifest
         result: RunSummary = run_event_loop(run.execute())
         return result
 
