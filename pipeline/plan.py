@@ -15,7 +15,6 @@ import polars as pl
 from pipeline.settings import Shard
 from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
-
 #: The columns of a planned row that the workers read.
 TODO_COLUMNS = ("id", "url", "upload_path", "file_name", "_invalid", "category")
 
