@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import tempfile
 from pathlib import Path
@@ -18,28 +17,11 @@ from fileapi.settings import (
     SettingsError,
 )
 from jobs.common import duration, rate, say
-from pipeline.units import Rate
+from pipeline.errors import UsageError
+from pipeline.units import Rate, parse_size
 
 KEYS_ENV = "FERRY_SERVER_KEYS"
 DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "ferry-data"
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
-
-
-def parse_size(text: str) -> int:
-    """Bytes in ``text``: ``1048576``, ``100MB``, ``1GiB``, ``512k`` (k/M/G decimal, KiB binary)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise ValueError(f"'{text}' is not a size such as 100MB, 1GiB or 1048576")
-    unit = (match.group(2) or "").lower()
-    binary = "i" in unit
-    prefix = unit.rstrip("b").rstrip("i")
-    factor = _SIZE_UNITS[prefix] if not binary else 1024 ** list(_SIZE_UNITS).index(prefix)
-    size = int(float(match.group(1)) * factor)
-    if size <= 0:
-        raise ValueError(f"'{text}' must be more than 0 bytes")
-    return size
 
 
 def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
@@ -47,7 +29,7 @@ def _size(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
         return None
     try:
         return parse_size(value)
-    except ValueError as exc:
+    except UsageError as exc:
         raise click.BadParameter(str(exc)) from None
 
 

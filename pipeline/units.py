@@ -1,4 +1,4 @@
-"""The contract's duration (``90s``, ``15m``, ``12h``, ``3d``) and rate (``20/10s``) syntax."""
+"""The contract's duration (``90s``, ``3d``), rate (``20/10s``) and size (``100MB``) syntax."""
 
 from __future__ import annotations
 
@@ -17,6 +17,25 @@ def parse_duration(text: str, *, option: str = "duration") -> float:
     if not match:
         raise UsageError(f"{option}: '{text}' is not a duration such as 90s, 15m, 12h or 3d")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``text``: ``1048576``, ``100MB``, ``1GiB``, ``512k`` (k/M/G decimal, KiB binary)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise UsageError(f"'{text}' is not a size such as 100MB, 1GiB or 1048576")
+    unit = (match.group(2) or "").lower()
+    binary = "i" in unit
+    prefix = unit.rstrip("b").rstrip("i")
+    factor = _SIZE_UNITS[prefix] if not binary else 1024 ** list(_SIZE_UNITS).index(prefix)
+    size = int(float(match.group(1)) * factor)
+    if size <= 0:
+        raise UsageError(f"'{text}' must be more than 0 bytes")
+    return size
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ from click.testing import CliRunner
 
 from fileapi import BackgroundServer, ServerSettings, make_app
 from fileapi.state import STORAGE
-from jobs.serve import parse_size, serve
+from jobs.serve import serve
+from pipeline.errors import UsageError
+from pipeline.units import parse_size
 
 KEY = "server-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -111,7 +113,7 @@ def test_parse_size() -> None:
     assert parse_size("512k") == 512_000
     assert parse_size("2 MiB") == 2 * 1024**2
     for bad in ("", "MB", "-1", "1XB", "0"):
-        with pytest.raises(ValueError):
+        with pytest.raises(UsageError):
             parse_size(bad)
 
 
