@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import memory, overhead, report, throughput
-from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine
+from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine, own_peak_rss_bytes
 
 MIB = 1024 * 1024
 
@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             "date": info["date"],
             "seconds": time.monotonic() - began,
         }
-        print(f"{name}: done in {time.monotonic() - began:.0f} s", flush=True)
+        print(
+            f"{name}: done in {time.monotonic() - began:.0f} s (this process's peak RSS so far "
+            f"{own_peak_rss_bytes() / MIB:.0f} MiB: the floor under its children's)",
+            flush=True,
+        )
     results["machine"] = info
     results["meta"] = {
         "command": command,

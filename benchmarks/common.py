@@ -3,6 +3,11 @@
 A measured client always runs in a child process started with ``sys.executable``;
 :func:`run_child` waits for it with ``os.wait4``, so the kernel reports that child's own CPU
 time (user + system, its waited-for children included: curl under xargs) and its peak RSS.
+
+That peak has a floor: Linux keeps ``ru_maxrss`` across ``execve`` and, at the exec, counts the
+memory the child shared with its parent after ``fork``/``vfork``, so no child reports less than
+the benchmark process's own RSS at that moment (:func:`own_peak_rss_bytes`). The benchmark
+process therefore imports neither aiohttp nor polars before the RSS runs (about 20 MiB).
 """
 
 from __future__ import annotations
@@ -192,6 +197,13 @@ def spread_of(results: Sequence[T], figure: Callable[[T], float]) -> float:
     """(max - min) / median of ``figure`` over ``results``."""
     samples = Samples([figure(result) for result in results])
     return samples.spread
+
+
+def own_peak_rss_bytes() -> int:
+    """This process's own peak RSS: the least ``ru_maxrss`` any child started now can report."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def python_module(*args: str) -> list[str]:

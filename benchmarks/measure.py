@@ -63,8 +63,9 @@ def server_cpu(server: ServerProcess) -> float:
 def write_manifest(path: Path, source_base: str, rows: int, *, first: int = 0) -> Path:
     """A CSV manifest of ``rows`` tiny sources (a ``url`` column only, as users write them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(f"{source_url(source_base, n)}\n" for n in range(first, first + rows))
-    path.write_text("url\n" + lines, encoding="utf-8")
+    with path.open("w", encoding="utf-8") as out:  # line by line: this process stays small
+        out.write("url\n")
+        out.writelines(f"{source_url(source_base, n)}\n" for n in range(first, first + rows))
     return path
 
 

@@ -311,65 +311,105 @@ def overhead_section(figures: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: The issue's goal for peak RSS at 50,000 rows over peak RSS at 5,000 rows.
+MEMORY_GOAL = 1.3
+
+
+def _mib(figures: dict[str, Any] | None, figure: str, floor: float) -> str:
+    if not figures:
+        return "skipped"
+    # A peak within 1 MiB of the floor may be the benchmark process's RSS, not the child's.
+    at_floor = figure == "max_rss_mib" and figures[figure] <= floor + 1
+    return f"{figures[figure]:.0f} MiB" + (" (at the floor)" if at_floor else "")
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _ratio(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
+
+
 def memory_section(figures: dict[str, Any]) -> list[str]:
-    """Benchmark 3: peak RSS over two manifest sizes; planning a million rows."""
+    """Benchmark 3: peak and median RSS over three manifest sizes; planning a million rows."""
     rss, plan = figures["rss"], figures["plan"]
-    small, large = (str(size) for size in rss["sizes"])
+    sizes = [int(size) for size in rss["sizes"]]
+    ratios = rss["ratios"]
+    first, later = ratios[0], ratios[-1]
     lines = [
         "## 3. Memory and scale",
         "",
         "Peak RSS is the kernel's `ru_maxrss` of the child process; the median RSS is that of "
-        "samples taken every 50 ms from start to exit (start-up included; for ferry mostly the "
-        "fan-out, while rows are in flight: ferry's peak comes at the end, when the journal is "
-        "folded into the result table and the table written). The runs use the `stub` server at "
-        "zero latency, `C` = 64.",
+        "samples taken every 50 ms from start to exit (start-up included). No child can report "
+        f"a peak under {rss['rss_floor_mib']:.0f} MiB, the benchmark process's own RSS (Linux "
+        "keeps `ru_maxrss` across `execve`: see `benchmarks/common.py`). The runs use the "
+        f"`stub` server at zero latency, `C` = 64. `ferry run` checkpoints every "
+        f"{rss['checkpoint_rows']:,} finished rows (or 60 s): it streams the previous result "
+        "table from disk batch by batch, applies the journal and writes the table anew; it never "
+        f"holds the whole table. ferry ran {_times(rss['ferry_repeats'])} per size, the sizes in "
+        "turn, and the medians are quoted; "
+        f"the bare loop once per size up to {rss['bare_max_rows']:,} rows.",
         "",
     ]
+    header = ["client", "RSS", *[f"{size:,} rows" for size in sizes]]
+    header += [f"{r['large']:,} / {r['small']:,}" for r in ratios]
+    header.append("runs (spread of peaks)")
     rows = []
-    for key, name in (("ferry", "`ferry run` (CLI)"), ("bare", "bare aiohttp loop")):
-        for figure, label in (("max_rss_mib", "peak"), ("median_rss_mib", "median")):
-            ratio = rss[key][large][figure] / rss[key][small][figure]
-            rows.append(
-                [
-                    name,
-                    label,
-                    f"{rss[key][small][figure]:.0f} MiB",
-                    f"{rss[key][large][figure]:.0f} MiB",
-                    f"{ratio:.2f}",
-                ]
-            )
-    lines += _table(
-        ["client", "RSS", f"{int(small):,} rows", f"{int(large):,} rows", "ratio"],
-        rows,
+    clients = (
+        ("ferry", "`ferry run` (CLI)", ("peak", "median")),
+        ("dry_run", "`ferry run --dry-run` (plan only)", ("peak",)),
+        ("bare", "bare aiohttp loop", ("peak", "median")),
     )
+    for key, name, shown in clients:
+        if key not in rss:
+            continue
+        for figure, label in (("max_rss_mib", "peak"), ("median_rss_mib", "median")):
+            if label not in shown:
+                continue
+            by_size = [rss[key].get(str(size)) for size in sizes]
+            floor = rss["rss_floor_mib"]
+            row = [name, label, *[_mib(entry, figure, floor) for entry in by_size]]
+            row += [_ratio(r[f"{key}_{label}"]) for r in ratios]
+            if label == "peak":
+                measured = [entry for entry in by_size if entry]
+                runs = "/".join(str(entry["runs"]) for entry in measured)
+                spread = max(entry.get("spread", 0.0) for entry in measured)
+                row.append(f"{runs} ({_pct(spread)})")
+            else:
+                row.append("")
+            rows.append(row)
+    lines += _table(header, rows)
+    lines += ["", *_memory_reading(rss, first, later), ""]
     counts = ", ".join(f"{name} {plan['plan'][name]:,}" for name in PLAN_CATEGORIES)
     lines += [
-        "",
         f"Planning: `ferry run plan.parquet --results plan.results.parquet --dry-run --json`, "
         f"a {plan['rows']:,}-row Parquet manifest (no `id` column: every identity is hashed; "
         f"{plan['manifest_mib']:.1f} MiB) against a {plan['rows']:,}-row result table "
         f"({plan['results_mib']:.1f} MiB): {counts}. Wall time of the whole command, start-up "
         f"included, median of {len(plan['all_wall_seconds'])} runs "
-        f"({', '.join(f'{w:.2f}' for w in plan['all_wall_seconds'])} s).",
+        f"({', '.join(f'{w:.2f}' for w in plan['all_wall_seconds'])} s). The inputs are written "
+        "by a child process of their own, so that the floor under the peak RSS stays the "
+        f"benchmark process's {plan['rss_floor_mib']:.0f} MiB.",
         "",
         "Goals:",
         "",
     ]
-    goals = [
-        [
-            f"ferry peak RSS, {int(large):,} rows",
-            f"{int(small):,} rows: {rss['ferry'][small]['max_rss_mib']:.0f} MiB",
-            f"{rss['ferry_ratio']:.2f}",
-            "< 1.3",
-            "yes" if rss["ferry_ratio"] < 1.3 else "**no**",
-        ],
-        [
-            f"ferry median RSS, {int(large):,} rows",
-            f"{int(small):,} rows: {rss['ferry'][small]['median_rss_mib']:.0f} MiB",
-            f"{rss['ferry_median_ratio']:.2f}",
-            "< 1.3",
-            "yes" if rss["ferry_median_ratio"] < 1.3 else "**no**",
-        ],
+    goals = []
+    for ratio in ratios:
+        small, large = str(ratio["small"]), str(ratio["large"])
+        for figure, label in (("max_rss_mib", "peak"), ("median_rss_mib", "median")):
+            value = ratio[f"ferry_{label}"]
+            goals.append(
+                [
+                    f"ferry {label} RSS, {int(large):,} rows",
+                    f"{int(small):,} rows: {rss['ferry'][small][figure]:.0f} MiB",
+                    f"{value:.2f}",
+                    f"< {MEMORY_GOAL:g}" + ("" if ratio is first else " (same goal)"),
+                    "yes" if value < MEMORY_GOAL else "**no**",
+                ]
+            )
+    goals += [
         [
             f"plan {plan['rows']:,} x {plan['rows']:,}: wall time",
             "",
@@ -388,6 +428,74 @@ def memory_section(figures: dict[str, Any]) -> list[str]:
     lines += _table(["figure", "baseline", "value / ratio", "goal", "met?"], goals)
     lines += ["", "Reproduce: `" + COMMAND + " memory`.", ""]
     return lines
+
+
+def _memory_reading(rss: dict[str, Any], first: dict[str, Any], later: dict[str, Any]) -> list[str]:
+    """What the RSS table says, worded from the figures themselves."""
+    small, middle, large = f"{first['small']:,}", f"{first['large']:,}", f"{later['large']:,}"
+    peak, grown = first["ferry_peak"], later["ferry_peak"]
+    per_row = later["ferry_peak_bytes_per_row"]
+    plan_per_row = later.get("dry_run_peak_bytes_per_row")
+    every = rss["checkpoint_rows"]
+    # The smaller run ends before its first checkpoint, the larger one goes through several.
+    warm_up = first["small"] < every <= first["large"] // 2
+    sentences = []
+    if peak < MEMORY_GOAL:
+        sentences.append(f"ferry's peak at {middle} rows is {peak:.2f}x that at {small}: met.")
+    else:
+        sentences.append(
+            f"ferry's peak at {middle} rows is {peak:.2f}x that at {small}, above the goal of "
+            f"{MEMORY_GOAL:g}."
+        )
+        if warm_up and grown < peak:
+            sentences.append(
+                f"Most of that step is a warm-up: {small} rows finish before the first "
+                f"checkpoint (every {every:,} rows), so that run writes the table once, at the "
+                f"end, while a run of {middle} rows goes through several, and the allocators' "
+                "arenas (polars' jemalloc, pyarrow's mimalloc) grow over the first few of them."
+            )
+    if grown < 1.1:
+        flat = "the peak is nearly flat"
+    else:
+        flat = "the peak grows more slowly" if grown < peak else "the peak grows further"
+    sentences.append(
+        f"From {middle} to {large} rows {flat}: {grown:.2f}, {per_row:,.0f} bytes of peak RSS "
+        "per further row (the version that folded the journal into a table held in memory grew "
+        "by ~1.9 KB per row: 167 MiB at 5,000 rows, 248 MiB at 50,000; this file at commit "
+        "9a31cbb)."
+    )
+    if plan_per_row is not None:
+        dry = rss["dry_run"][str(later["large"])]["max_rss_mib"]
+        run = rss["ferry"][str(later["large"])]["max_rss_mib"]
+        if plan_per_row >= per_row / 2:
+            whose = (
+                f"{'more than' if plan_per_row > per_row else 'about as much as'} the run's "
+                "peak does: the growth that remains is the plan's (the manifest read, its "
+                "identities hashed, the rows to do held for the run)"
+            )
+        else:
+            whose = f"{_pct(plan_per_row / per_row)} of the run's growth"
+        sentences.append(
+            f"Planning alone (`--dry-run`, no upload) grows by {plan_per_row:,.0f} bytes per row "
+            f"over the same sizes, {whose}. At {large} rows its peak, {dry:.0f} MiB, is "
+            f"{'under' if dry < run else 'above'} the run's ({run:.0f} MiB); for much larger "
+            "manifests planning will set the peak (see the million-row plan below)."
+        )
+    sentences.append(
+        f"The median RSS: {first['ferry_median']:.2f}, then {later['ferry_median']:.2f}"
+        + (
+            f"; at {small} rows it is the fan-out alone, from {middle} on checkpoints run while "
+            "rows are in flight."
+            if warm_up
+            else "."
+        )
+    )
+    loop = "The bare loop, which creates every task up front and keeps every answer"
+    if later.get("bare_peak") is not None:
+        sentences.append(f"{loop}: {first['bare_peak']:.2f}, then {later['bare_peak']:.2f}.")
+    else:
+        sentences.append(f"{loop}: {first['bare_peak']:.2f}; not run at {large} rows.")
+    return [" ".join(sentences)]
 
 
 def server_section(figures: dict[str, Any]) -> list[str]:
@@ -485,12 +593,22 @@ def headline(results: dict[str, Any]) -> list[str]:
     if "memory" in results:
         figures = results["memory"]["figures"]
         rss, plan = figures["rss"], figures["plan"]
-        small, large = rss["sizes"]
+        peaks = " / ".join(f"{rss['ferry'][str(size)]['max_rss_mib']:.0f}" for size in rss["sizes"])
+        sizes = " / ".join(f"{size:,}" for size in rss["sizes"])
+        parts = []
+        for ratio in rss["ratios"]:
+            goal = ""
+            if ratio is rss["ratios"][0]:
+                met = "met" if ratio["ferry_peak"] < MEMORY_GOAL else "**not met**"
+                goal = f"goal < {MEMORY_GOAL:g}: {met}; "
+            parts.append(
+                f"{ratio['large']:,} / {ratio['small']:,} = {ratio['ferry_peak']:.2f} "
+                f"({goal}bare loop {_ratio(ratio['bare_peak'])})"
+            )
         lines.append(
-            f"Memory: peak RSS {large:,} rows / {small:,} rows = {rss['ferry_ratio']:.2f} "
-            f"(bare loop {rss['bare_ratio']:.2f}), median RSS while running "
-            f"{rss['ferry_median_ratio']:.2f} (bare loop {rss['bare_median_ratio']:.2f}); "
-            f"planning {plan['rows']:,} x {plan['rows']:,} rows: {plan['wall_seconds']:.1f} s, "
+            f"Memory: ferry peak RSS {peaks} MiB at {sizes} rows: {', '.join(parts)}. "
+            f"Planning {plan['rows']:,} x "
+            f"{plan['rows']:,} rows: {plan['wall_seconds']:.1f} s, "
             f"{plan['max_rss_mib']:,.0f} MiB peak."
         )
     if "server" in results:
