@@ -34,9 +34,7 @@ def shard_of(identity: str, count: int) -> int:
 
 def in_shard(ids: pl.Series, shard: Shard) -> pl.Series:
     """A boolean mask of the ids that belong to ``shard``."""
-    count = shard.count
-    shards = [zlib.crc32(i.encode("utf-8")) % count + 1 for i in ids.to_list()]
-    return pl.Series(shards, dtype=pl.Int64) == shard.index
+    return pl.Series([shard_of(i, shard.count) == shard.index for i in ids.to_list()])
 
 
 def make_plan(

@@ -11,9 +11,7 @@ PLAN_CATEGORIES = ("new", "retry", "refresh", "skip")
 
 EXIT_OK = 0
 EXIT_FAILED_ROWS = 1
-EXIT_USAGE = 2
 EXIT_FATAL_API = 3
-EXIT_LOCKED = 4
 EXIT_INTERRUPTED = 130
 
 
