@@ -5,37 +5,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from fileapi import ServerSettings, make_app
+from fileapi import ServerSettings
 from fileapi.storage import Storage
 from pipeline.units import Rate
+from tests.server_helpers import AUTH, KEY, AiohttpClient, Client, MakeClient, start_api
 
-KEY = "server-test-key-0123456789"
 OTHER_KEY = "second-key-abcdef"
-AUTH = {"Authorization": f"Bearer {KEY}"}
 UPLOAD = {"base64Data": "aGVsbG8=", "uploadPath": "e", "fileName": "h.txt"}
-
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
-def api_client(
-    tmp_path: Path, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
-) -> MakeClient:
+def api_client(tmp_path: Path, aiohttp_client: AiohttpClient) -> MakeClient:
     """Start the API on 127.0.0.1; keyword arguments override ServerSettings."""
 
     async def start(**overrides: Any) -> Client:
-        settings = ServerSettings(data_dir=tmp_path / "data", keys=(KEY, OTHER_KEY), **overrides)
-        return await aiohttp_client(make_app(settings))
+        return await start_api(
+            aiohttp_client, tmp_path / "data", keys=(KEY, OTHER_KEY), **overrides
+        )
 
     return start
 

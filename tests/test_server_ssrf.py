@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from fileapi import ServerSettings, make_app
+from fileapi import ServerSettings
 from fileapi.fetch import (
     Fetcher,
     GuardedResolver,
@@ -22,12 +21,7 @@ from fileapi.fetch import (
     is_public_address,
 )
 from fileapi.state import FETCHER
-
-KEY = "server-test-key-0123456789"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[..., Awaitable[Client]]
+from tests.server_helpers import AUTH, AiohttpClient, Client, MakeClient, start_api
 
 
 class ConnectionCounter:
@@ -72,22 +66,20 @@ async def counter_on_127_0_0_2() -> AsyncIterator[ConnectionCounter]:
 
 
 @pytest.fixture
-def api_client(
-    tmp_path: Path, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
-) -> MakeClient:
+def api_client(tmp_path: Path, aiohttp_client: AiohttpClient) -> MakeClient:
     """Start the API; keyword arguments override ServerSettings; ``policy`` the fetch policy."""
 
     async def start(policy: Callable[[IPAddress], bool] | None = None, **overrides: Any) -> Client:
-        settings = ServerSettings(data_dir=tmp_path / "data", keys=(KEY,), **overrides)
-        app = make_app(settings)
-        if policy is not None:
+        def use_policy(app: web.Application, settings: ServerSettings) -> None:
             app[FETCHER] = Fetcher(
                 allow_private=False,
                 timeout_seconds=settings.url_timeout_seconds,
                 max_bytes=settings.max_url_bytes,
                 policy=policy,
             )
-        return await aiohttp_client(app)
+
+        prepare = use_policy if policy is not None else None
+        return await start_api(aiohttp_client, tmp_path / "data", prepare=prepare, **overrides)
 
     return start
 

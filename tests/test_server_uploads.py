@@ -13,12 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from fileapi import STATS, ServerSettings, make_app
+from fileapi import STATS
+from tests.server_helpers import AUTH, KEY, AiohttpClient, Client, MakeClient, start_api
 
-KEY = "server-test-key-0123456789"
-AUTH = {"Authorization": f"Bearer {KEY}"}
 PNG_1X1 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
     "AAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="
@@ -39,20 +37,14 @@ UNION_KEYS = {
     "expiresAt",
 }
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[..., Awaitable[Client]]
-
 
 @pytest.fixture
-def api_client(
-    tmp_path: Path, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
-) -> MakeClient:
+def api_client(tmp_path: Path, aiohttp_client: AiohttpClient) -> MakeClient:
     """Start the API on 127.0.0.1; keyword arguments override ServerSettings."""
 
     async def start(**overrides: Any) -> Client:
         overrides.setdefault("allow_private_sources", True)
-        settings = ServerSettings(data_dir=tmp_path / "data", keys=(KEY,), **overrides)
-        return await aiohttp_client(make_app(settings))
+        return await start_api(aiohttp_client, tmp_path / "data", **overrides)
 
     return start
 
