@@ -74,10 +74,14 @@ def read_results(path: Path) -> pl.DataFrame:
         return empty_results()
     check_results_path(path)
     try:
-        if path.suffix.lower() == ".csv":
-            frame = pl.read_csv(path, infer_schema=False)
-        else:
-            frame = pl.read_parquet(path)
+        # One open file: a checkpoint may rename a new table over ``path`` at any moment, and
+        # polars given a path opens it again for the data after reading the footer, so it could
+        # read one file's pages with the other's footer. The handle pins one version.
+        with open(path, "rb") as handle:
+            if path.suffix.lower() == ".csv":
+                frame = pl.read_csv(handle, infer_schema=False)
+            else:
+                frame = pl.read_parquet(handle)
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
     return conform(frame, path)
