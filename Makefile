@@ -21,7 +21,7 @@ demo: venv
 lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy pipeline fileapi
+	$(BIN)/mypy pipeline fileapi jobs benchmarks
 
 # Debian's chromium renders `ferry report` in a test; installed when missing and we are root.
 browser:

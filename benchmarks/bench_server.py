@@ -54,8 +54,8 @@ class RssSampler:
     def __init__(self, pid: int, interval: float = 0.02) -> None:
         self.process = psutil.Process(pid)
         self.interval = interval
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
+        self.baseline: int = self.process.memory_info().rss
+        self.peak: int = self.baseline
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 

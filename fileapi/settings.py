@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.units import Rate
+from pipeline.units import API_RETENTION_SECONDS, Rate
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-DEFAULT_TTL_SECONDS = 3 * 86400.0
+DEFAULT_TTL_SECONDS = API_RETENTION_SECONDS
 DEFAULT_CREDITS = 1_000_000
 DEFAULT_LATENCY_MS = 0.0
 DEFAULT_FAIL_RATE = 0.0

@@ -12,13 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
-from pipeline.errors import MissingKeyError, PipelineError, UsageError
+from pipeline.errors import ExitCode, MissingKeyError, PipelineError, UsageError
+from pipeline.settings import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 from pipeline.units import Rate, parse_duration, parse_rate
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
-DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
 
 
 def say(message: str) -> None:
@@ -90,8 +88,8 @@ def concurrency_option(func: F) -> F:
     """``--concurrency N``: requests in flight at most."""
     return click.option(
         "--concurrency",
-        type=click.IntRange(1, 4096),
-        default=16,
+        type=click.IntRange(1, MAX_CONCURRENCY),
+        default=DEFAULT_CONCURRENCY,
         show_default=True,
         help="Requests in flight at most.",
     )(func)
@@ -156,6 +154,6 @@ def reports_errors(func: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             say("ferry: interrupted")
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import click
 
-from jobs.common import (
-    DEFAULT_ACCOUNT_URL,
-    api_key,
-    api_key_file_option,
-    debug_option,
-    reports_errors,
-)
+from jobs.common import api_key, api_key_file_option, debug_option, reports_errors
 from pipeline.account import remaining_credits
+from pipeline.settings import DEFAULT_ACCOUNT_URL
 
 
 @click.command(name="credits")

@@ -22,9 +22,16 @@ from jobs.common import (
     source_headers,
 )
 from pipeline import RunSettings, Shard, default_results_path, run_manifest
-from pipeline.settings import DEFAULT_RETENTION, DEFAULT_UPLOAD_PATH
-from pipeline.transfers import VIA_CHOICES, Via
-from pipeline.units import Rate
+from pipeline.settings import (
+    DEFAULT_RETENTION,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_UPLOAD_PATH,
+    DEFAULT_VIA,
+    VIA_CHOICES,
+    Via,
+)
+from pipeline.units import API_RETENTION, Rate
 
 
 @click.command(name="run")
@@ -37,27 +44,30 @@ from pipeline.units import Rate
 )
 @base_url_option()
 @click.option(
-    "--upload-path", default="ferry", show_default=True, help="uploadPath for rows without one."
+    "--upload-path",
+    default=DEFAULT_UPLOAD_PATH,
+    show_default=True,
+    help="uploadPath for rows without one.",
 )
 @concurrency_option
 @click.option("--rate", "rate_cap", callback=rate, help="Request rate cap: 20/10s, 5/s, 300/min.")
 @click.option(
     "--retries",
     type=click.IntRange(0, 100),
-    default=4,
+    default=DEFAULT_RETRIES,
     show_default=True,
     help="Retries of a retryable failure (backoff with jitter; Retry-After honoured).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.001),
-    default=120.0,
+    default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds per request.",
 )
 @click.option(
     "--retention",
-    default="3d",
+    default=API_RETENTION,
     show_default=True,
     callback=duration("--retention"),
     help="How long the API keeps a file, for answers without expiresAt.",
@@ -82,7 +92,7 @@ from pipeline.units import Rate
 @click.option(
     "--via",
     type=click.Choice(VIA_CHOICES),
-    default="url",
+    default=DEFAULT_VIA,
     show_default=True,
     help="http(s) sources: url = the API fetches them; relay = ferry downloads and streams "
     "them; auto = url, relay when the API cannot fetch the source.",

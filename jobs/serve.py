@@ -11,14 +11,21 @@ import click
 
 from fileapi import ServerSettings, run_server
 from fileapi.settings import (
+    DEFAULT_CREDITS,
+    DEFAULT_FAIL_RATE,
+    DEFAULT_HOST,
+    DEFAULT_LATENCY_MS,
     DEFAULT_MAX_BASE64_BYTES,
     DEFAULT_MAX_STREAM_BYTES,
     DEFAULT_MAX_URL_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_STATUS_MODE,
+    STATUS_MODES,
     SettingsError,
 )
 from jobs.common import duration, rate, say
 from pipeline.errors import UsageError
-from pipeline.units import Rate, parse_size
+from pipeline.units import API_RETENTION, Rate, parse_size
 
 KEYS_ENV = "FERRY_SERVER_KEYS"
 DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "ferry-data"
@@ -53,11 +60,11 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
 
 
 @click.command(name="serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to listen on.")
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=8080,
+    default=DEFAULT_PORT,
     show_default=True,
     help="Port to listen on (0: any free port).",
 )
@@ -70,7 +77,7 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
 )
 @click.option(
     "--ttl",
-    default="3d",
+    default=API_RETENTION,
     show_default=True,
     callback=duration("--ttl"),
     help="How long an upload is kept: 90s, 15m, 12h, 3d.",
@@ -79,21 +86,21 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
 @click.option(
     "--credits",
     type=click.IntRange(min=0),
-    default=1_000_000,
+    default=DEFAULT_CREDITS,
     show_default=True,
     help="Credits per key; every successful upload consumes one (then 402).",
 )
 @click.option(
     "--latency",
     type=click.FloatRange(min=0),
-    default=0.0,
+    default=DEFAULT_LATENCY_MS,
     metavar="MS",
     help="Delay every request by MS milliseconds.",
 )
 @click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),
-    default=0.0,
+    default=DEFAULT_FAIL_RATE,
     metavar="P",
     help="Answer this share of upload requests 500.",
 )
@@ -105,8 +112,8 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
 )
 @click.option(
     "--status-mode",
-    type=click.Choice(["http", "body"]),
-    default="http",
+    type=click.Choice(STATUS_MODES),
+    default=DEFAULT_STATUS_MODE,
     show_default=True,
     help="body: every /api answer is HTTP 200, the real status only in 'code'.",
 )

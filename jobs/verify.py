@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from jobs.common import concurrency_option, debug_option, progress_option, reports_errors, say
-from pipeline.verify import DEFAULT_RETRIES, DEFAULT_TIMEOUT, VerifySettings
+from pipeline.settings import DEFAULT_VERIFY_RETRIES, DEFAULT_VERIFY_TIMEOUT, VerifySettings
 from pipeline.verify import verify as verify_links
 
 
@@ -19,14 +19,14 @@ from pipeline.verify import verify as verify_links
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.001),
-    default=DEFAULT_TIMEOUT,
+    default=DEFAULT_VERIFY_TIMEOUT,
     show_default=True,
     help="Seconds per request.",
 )
 @click.option(
     "--retries",
     type=click.IntRange(0, 100),
-    default=DEFAULT_RETRIES,
+    default=DEFAULT_VERIFY_RETRIES,
     show_default=True,
     help="Retries of a link that could not be checked (network error, timeout, 5xx, 429).",
 )

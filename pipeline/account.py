@@ -1,9 +1,29 @@
-"""The credit endpoint, as one blocking call for ``ferry credits``."""
+"""The credit endpoint (``GET /api/v1/chat/credit`` on the account API), for ``ferry credits``."""
 
 from __future__ import annotations
 
-from pipeline.client import fetch_credits, make_session
-from pipeline.errors import FatalApiError, UploadError
+import aiohttp
+
+from pipeline.client import api_payload, payload_error
+from pipeline.engine import run_event_loop
+from pipeline.errors import FatalApiError, ServerError, UploadError
+from pipeline.transport import make_session, transport_errors
+
+
+async def fetch_credits(session: aiohttp.ClientSession, *, account_url: str, api_key: str) -> int:
+    """Remaining credits from ``GET {account_url}/api/v1/chat/credit``; raises on any error."""
+    url = f"{account_url.rstrip('/')}/api/v1/chat/credit"
+    with transport_errors():
+        async with session.get(url, headers={"Authorization": f"Bearer {api_key}"}) as resp:
+            body = await resp.read()
+    payload = api_payload(body)
+    if payload is None:
+        raise ServerError(
+            f"HTTP {resp.status}: answer is not the API's JSON", http_status=resp.status
+        )
+    if payload["code"] != 200 or not isinstance(payload.get("data"), int | float):
+        raise payload_error(payload, resp.headers)
+    return int(payload["data"])
 
 
 async def _credits(account_url: str, api_key: str, timeout: float) -> int:
@@ -16,8 +36,6 @@ def remaining_credits(*, account_url: str, api_key: str, timeout: float = 30.0) 
 
     A refused key (401) or no credits (402) raise fatal errors (exit 3); anything else exits 1.
     """
-    from pipeline.runner import run_event_loop
-
     try:
         count: int = run_event_loop(_credits(account_url, api_key, timeout))
     except FatalApiError as exc:

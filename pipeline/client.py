@@ -1,42 +1,34 @@
-"""The File Upload API client: one ``aiohttp.ClientSession``, three uploads, the credit check.
+"""The File Upload API client: three upload endpoints on the run's ``aiohttp.ClientSession``.
 
 Answers are classified by the body's ``code`` first (the live service sometimes answers HTTP 200
 with an error code in the body), then by the HTTP status; a body that is not the API's JSON is a
-``server_error``. aiohttp's exceptions become :mod:`pipeline.errors` here and only here.
+``server_error``. Transport failures are mapped by :func:`pipeline.transport.transport_errors`.
+Where a stream upload's bytes come from is :mod:`pipeline.sources`' business.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
-from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
-from pipeline import __version__
 from pipeline.errors import (
     AuthError,
     BadRequestError,
     CreditsError,
-    NetworkError,
     RateLimitedError,
-    RequestTimeoutError,
     ServerError,
     SourceError,
-    SourceUnavailableError,
     TooLargeError,
     UploadError,
 )
+from pipeline.transport import retry_after, transport_errors
+from pipeline.units import API_RETENTION_SECONDS
 
-USER_AGENT = f"ferry/{__version__}"
-DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
-DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
-DEFAULT_RETENTION_SECONDS = 3 * 86400.0
 SOURCE_ERROR_PREFIX = "File download failed"
 
 
@@ -53,17 +45,6 @@ class Uploaded:
     http_status: int
 
 
-def make_session(*, concurrency: int, timeout: float) -> aiohttp.ClientSession:
-    """The one session of a run: a connection pool as large as the concurrency, keep-alive on."""
-    connector = aiohttp.TCPConnector(limit=max(concurrency, 1), limit_per_host=0, ttl_dns_cache=300)
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout),
-        headers={"User-Agent": USER_AGENT},
-        raise_for_status=False,
-    )
-
-
 def parse_timestamp(value: object) -> datetime | None:
     """An aware UTC datetime from the API's ISO 8601 text (``...Z``), or None."""
     if not isinstance(value, str) or not value:
@@ -75,16 +56,6 @@ def parse_timestamp(value: object) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        return None
 
 
 def error_for_code(
@@ -111,27 +82,41 @@ def error_for_code(
     return ServerError(f"unexpected answer code {code}: {text}", http_status=code)
 
 
+def api_payload(body: bytes) -> dict[str, Any] | None:
+    """The API's JSON envelope (an object with an integer ``code``), or None for anything else."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("code"), int):
+        return None
+    return payload
+
+
+def payload_error(payload: dict[str, Any], headers: Mapping[str, str]) -> UploadError:
+    """The exception for an envelope whose ``code`` is an error."""
+    code: int = payload["code"]
+    msg = str(payload.get("msg") or "")
+    return error_for_code(code, msg, http_status=code, retry_after=retry_after(headers))
+
+
 def interpret_answer(
     http_status: int, body: bytes, headers: Mapping[str, str], *, retention_seconds: float
 ) -> Uploaded:
     """Turn one HTTP answer of an upload endpoint into :class:`Uploaded` or raise its error."""
-    retry_after = _retry_after(headers)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("code"), int):
+    payload = api_payload(body)
+    if payload is None:
         snippet = body[:120].decode("utf-8", "replace")
         raise ServerError(
             f"HTTP {http_status}: answer is not the API's JSON: {snippet}", http_status=http_status
         )
     code: int = payload["code"]
-    msg = str(payload.get("msg") or "")
     data = payload.get("data")
     if code != 200 or payload.get("success") is False or not isinstance(data, dict):
         if code == 200:
+            msg = str(payload.get("msg") or "")
             raise ServerError(f"answer code 200 without file data: {msg}", http_status=code)
-        raise error_for_code(code, msg, http_status=code, retry_after=retry_after)
+        raise payload_error(payload, headers)
     return _uploaded(data, code, retention_seconds)
 
 
@@ -153,17 +138,6 @@ def _uploaded(data: dict[str, Any], code: int, retention_seconds: float) -> Uplo
     )
 
 
-def translate_transport_error(exc: BaseException) -> UploadError:
-    """The single place where aiohttp and socket exceptions become :class:`UploadError`."""
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return RequestTimeoutError(f"request timed out: {type(exc).__name__}")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return NetworkError(f"connection broke during the answer: {exc}")
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return NetworkError(f"{type(exc).__name__}: {exc}")
-    return NetworkError(f"{type(exc).__name__}: {exc}")
-
-
 class ApiClient:
     """Calls the File Upload API with one shared session; the key lives only in a header."""
 
@@ -173,7 +147,7 @@ class ApiClient:
         *,
         base_url: str,
         api_key: str,
-        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        retention_seconds: float = API_RETENTION_SECONDS,
     ) -> None:
         self._session = session
         self._base = base_url.rstrip("/")
@@ -184,18 +158,12 @@ class ApiClient:
         return f"ApiClient(base_url={self._base!r})"
 
     async def _post(self, endpoint: str, **kwargs: Any) -> Uploaded:
-        try:
+        with transport_errors():
             async with self._session.post(
                 f"{self._base}{endpoint}", headers=self._auth, **kwargs
             ) as resp:
                 body = await resp.read()
-                return interpret_answer(
-                    resp.status, body, resp.headers, retention_seconds=self._retention
-                )
-        except UploadError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise translate_transport_error(exc) from exc
+        return interpret_answer(resp.status, body, resp.headers, retention_seconds=self._retention)
 
     async def upload_url(self, file_url: str, upload_path: str, file_name: str | None) -> Uploaded:
         """``POST /api/file-url-upload``: the API fetches ``file_url`` itself."""
@@ -233,117 +201,3 @@ class ApiClient:
             form.add_field("fileName", file_name)
         form.add_field("file", body, filename=part_name, content_type=content_type)
         return await self._post("/api/file-stream-upload", data=form)
-
-    async def relay(
-        self,
-        source_url: str,
-        upload_path: str,
-        file_name: str | None,
-        *,
-        source_headers: Mapping[str, str],
-    ) -> Uploaded:
-        """Download ``source_url`` here and stream it to the stream upload, chunk by chunk.
-
-        The source sees ``source_headers`` and never the API key; no whole file is held in memory.
-        """
-        try:
-            async with self._session.get(source_url, headers=dict(source_headers)) as source:
-                if source.status >= 400:
-                    raise source_failure(source.status, source_url)
-                content_type = source.headers.get("Content-Type", "application/octet-stream")
-                chunks = source.content.iter_chunked(RELAY_CHUNK_BYTES)
-                return await self.upload_stream(
-                    chunks,
-                    upload_path,
-                    file_name,
-                    part_name=file_name or name_from_url(source_url),
-                    content_type=content_type.split(";")[0].strip() or "application/octet-stream",
-                )
-        except UploadError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise translate_transport_error(exc) from exc
-
-
-RELAY_CHUNK_BYTES = 256 * 1024
-
-
-def name_from_url(url: str) -> str:
-    """The last path segment of ``url``, percent-decoded; ``file`` when there is none."""
-    segment = urlsplit(url).path.rsplit("/", 1)[-1]
-    return unquote(segment) or "file"
-
-
-def source_failure(status: int, url: str) -> UploadError:
-    """The error for a source that answered ``status`` to ferry's own download (relay)."""
-    where = urlsplit(url).netloc
-    if status in (408, 425, 429) or status >= 500:
-        return SourceUnavailableError(f"source {where} answered HTTP {status}", http_status=status)
-    return SourceError(f"source {where} answered HTTP {status}", http_status=status)
-
-
-#: HEAD answers that mean "this server does not do HEAD": try a ranged GET instead.
-NO_HEAD_STATUSES = frozenset({405, 501})
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:\d+-\d+|\*)/(\d+)\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkAnswer:
-    """What a download URL said about itself: its status and, when known, the file's size."""
-
-    status: int
-    size: int | None
-
-
-def content_range_total(header: str | None) -> int | None:
-    """The complete length from ``Content-Range: bytes 0-0/1234`` (or ``bytes */1234``)."""
-    match = _CONTENT_RANGE.match(header or "")
-    return int(match.group(1)) if match else None
-
-
-def _plain_length(resp: aiohttp.ClientResponse) -> int | None:
-    """``Content-Length``, unless a content coding makes it the compressed size."""
-    coding = resp.headers.get("Content-Encoding", "identity").strip().lower()
-    return resp.content_length if coding in ("", "identity") else None
-
-
-async def probe_link(session: aiohttp.ClientSession, url: str) -> LinkAnswer:
-    """HEAD ``url``; a one-byte ranged GET when the server does not do HEAD."""
-    try:
-        async with session.head(url, allow_redirects=True) as resp:
-            if resp.status not in NO_HEAD_STATUSES:
-                return LinkAnswer(resp.status, _plain_length(resp) if resp.status < 300 else None)
-        async with session.get(url, headers={"Range": "bytes=0-0"}) as resp:
-            if resp.status in (206, 416):  # 416 to bytes=0-0: the file is there, and empty
-                if resp.status == 206:
-                    await resp.read()  # one byte: lets the connection go back to the pool
-                return LinkAnswer(206, content_range_total(resp.headers.get("Content-Range")))
-            # Range ignored (200): the length is the file's; the body is not read.
-            return LinkAnswer(resp.status, _plain_length(resp) if resp.status < 300 else None)
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise translate_transport_error(exc) from exc
-
-
-async def fetch_credits(session: aiohttp.ClientSession, *, account_url: str, api_key: str) -> int:
-    """Remaining credits from ``GET {account_url}/api/v1/chat/credit``; raises on any error."""
-    url = f"{account_url.rstrip('/')}/api/v1/chat/credit"
-    try:
-        async with session.get(url, headers={"Authorization": f"Bearer {api_key}"}) as resp:
-            body = await resp.read()
-            status, headers = resp.status, resp.headers
-    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        raise translate_transport_error(exc) from exc
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("code"), int):
-        raise ServerError(f"HTTP {status}: answer is not the API's JSON", http_status=status)
-    if payload["code"] != 200 or not isinstance(payload.get("data"), int | float):
-        raise error_for_code(
-            payload["code"],
-            str(payload.get("msg") or ""),
-            http_status=payload["code"],
-            retry_after=_retry_after(headers),
-        )
-    return int(payload["data"])

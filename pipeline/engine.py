@@ -2,7 +2,11 @@
 
 The producer takes a slot before it creates each task and the task frees it when done (the
 aiometer pattern), so a million-row plan never means a million pending tasks. ``work`` turns
-every failure into a result of its own; the pool itself never crashes on one item.
+every expected failure into a result of its own; an exception that escapes it is a bug, and the
+tasks live in an :class:`asyncio.TaskGroup` so that it stops the fan-out and is raised, never
+left for the garbage collector to log.
+
+Also here: the stop signal and its SIGINT/SIGTERM handlers, and the event loop a command runs on.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ import asyncio
 import contextlib
 import signal as signal_module
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import TextIO, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from typing import Any, TextIO, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DRAIN_POLL_SECONDS = 0.2
 
@@ -73,6 +78,16 @@ def interrupt_on_signals(signal: StopSignal, *, notice: str, out: TextIO) -> Ite
             loop.remove_signal_handler(signum)
 
 
+def run_event_loop(coro: Coroutine[Any, Any, R]) -> R:
+    """Run ``coro`` on uvloop when it is installed, else on asyncio's default loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
 async def fan_out(
     items: Iterable[T],
     work: Callable[[T], Awaitable[None]],
@@ -81,7 +96,11 @@ async def fan_out(
     signal: StopSignal,
     grace_seconds: float = 5.0,
 ) -> int:
-    """Run ``work`` over ``items`` with at most ``concurrency`` in flight; returns items started."""
+    """Run ``work`` over ``items`` with at most ``concurrency`` in flight; returns items started.
+
+    An exception raised by ``work`` cancels the other tasks, stops dispatch and is raised here
+    (the first one, when several tasks fail at once).
+    """
     slots = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
     started = 0
@@ -92,24 +111,34 @@ async def fan_out(
         finally:
             slots.release()
 
-    for item in items:
-        await slots.acquire()
-        if signal.is_set:
-            slots.release()
-            break
-        task = asyncio.create_task(guarded(item))
-        running.add(task)
-        task.add_done_callback(running.discard)
-        started += 1
-    await _drain(running, signal, grace_seconds)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for item in items:
+                await slots.acquire()
+                if signal.is_set:
+                    slots.release()
+                    break
+                task = group.create_task(guarded(item))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                started += 1
+            await _drain(running, signal, grace_seconds)
+    except BaseExceptionGroup as group_error:
+        raise _first_error(group_error) from None
     return started
 
 
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception of a task group (unwrapped), which is what a caller can handle."""
+    first = group.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 async def _drain(running: set[asyncio.Task[None]], signal: StopSignal, grace: float) -> None:
+    """Wait for the running tasks; after an interrupt's grace period, cancel what is left."""
     while running:
         await asyncio.wait(set(running), timeout=DRAIN_POLL_SECONDS)
         if signal.interrupted_at is not None and time.monotonic() - signal.interrupted_at > grace:
             for task in list(running):
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
             return

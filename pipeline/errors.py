@@ -26,34 +26,50 @@
 
 ``error_kind`` is a class attribute: the result table's ``error_kind`` column is always
 ``type(exc).error_kind``, never a string built elsewhere. aiohttp exceptions are translated
-into this tree in exactly one place, :func:`pipeline.client.translate_transport_error`.
+into this tree in exactly one place, :func:`pipeline.transport.transport_errors`. Any
+:class:`UploadError` may carry ``retry_after``, the seconds its answer asked ferry to wait.
+
+:class:`ExitCode` is the one list of the exit codes every command uses.
 """
 
 from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """The process exit codes of every ``ferry`` command (the contract's list)."""
+
+    OK = 0
+    FAILED = 1  # some rows failed, some links dead or unknown, or an unexpected error
+    USAGE = 2  # bad usage, manifest or result table
+    FATAL_API = 3  # the API refused the key or has no credits: the run stopped
+    LOCKED = 4  # another run holds the result table's lock
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM: finished rows are kept
 
 
 class PipelineError(Exception):
     """Base of every error ferry reports; ``str(exc)`` is one line for a person."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
 
 class UsageError(PipelineError):
     """An option or argument has a value ferry cannot use."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class MissingKeyError(PipelineError):
     """No API key was configured for a command that calls the API."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ManifestError(PipelineError):
     """A manifest cannot be used; the message names the file and, where known, row and column."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
     def __init__(
         self, path: object, message: str, *, row: int | None = None, column: str | None = None
@@ -76,13 +92,13 @@ class ResultsError(ManifestError):
 class TableWriteError(PipelineError):
     """The result table could not be written (disk full, permissions); rows stay in the journal."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class LockedError(PipelineError):
     """Another live run holds the lock of the result table."""
 
-    exit_code = 4
+    exit_code = ExitCode.LOCKED
 
 
 class UploadError(PipelineError):
@@ -92,9 +108,12 @@ class UploadError(PipelineError):
     retryable: bool = False
     fatal: bool = False
 
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, http_status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(one_line(message))
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 class InvalidRowError(UploadError):
@@ -133,12 +152,6 @@ class RateLimitedError(UploadError):
     error_kind = "rate_limited"
     retryable = True
 
-    def __init__(
-        self, message: str, *, http_status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message, http_status=http_status)
-        self.retry_after = retry_after
-
 
 class ServerError(UploadError):
     """A 5xx, a maintenance answer (455) or a body that is not the API's JSON."""
@@ -171,7 +184,7 @@ class FatalApiError(UploadError):
     """An answer that makes every further request pointless: the run stops (exit 3)."""
 
     fatal = True
-    exit_code = 3
+    exit_code = ExitCode.FATAL_API
     #: What the user should do about it.
     hint: str = "fix the account, then run again"
 
@@ -192,21 +205,6 @@ class CreditsError(FatalApiError):
 
     error_kind = "credits"
     hint = "no credits left: add credits to the account, then run again"
-
-
-ERROR_KINDS: tuple[str, ...] = (
-    "invalid_row",
-    "bad_request",
-    "source_error",
-    "too_large",
-    "auth",
-    "credits",
-    "rate_limited",
-    "server_error",
-    "timeout",
-    "network",
-    "link_dead",
-)
 
 
 def one_line(text: str, limit: int = 500) -> str:

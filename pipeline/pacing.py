@@ -1,5 +1,7 @@
 """Request pacing shared by every worker of a run: the ``--rate`` cap and the 429 back-off gate.
 
+:class:`Pacing` is what a worker sees: wait until a request may start, report how it went.
+
 The rate cap is a sliding window: a request may start only when fewer than ``count`` requests
 started in the last ``per_seconds``. Unlike a token bucket that starts full, or a leaky bucket,
 this never lets the API see more than the cap in any window, the first one included.
@@ -8,10 +10,11 @@ this never lets the API see more than the cap in any window, the first one inclu
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import deque
 
+from pipeline.errors import RateLimitedError, UploadError
+from pipeline.retry import RetryPolicy
 from pipeline.units import Rate
 
 #: Requests reach the server a little after they leave, and not always equally late: a start
@@ -86,14 +89,26 @@ class BackoffGate:
             await asyncio.sleep(delay)
 
 
-def backoff_delay(
-    attempt: int, *, base: float, cap: float, retry_after: float | None = None
-) -> float:
-    """Full-jitter exponential back-off before retry number ``attempt`` (1-based).
+class Pacing:
+    """The pacing of one run: after 429s the gate holds every worker, then ``--rate`` spaces the
+    starts. The gate's pauses use the retry policy's back-off numbers."""
 
-    ``Retry-After`` from the API is a floor: ferry never comes back sooner than asked.
-    """
-    delay = random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap * 10))
-    return delay
+    def __init__(self, policy: RetryPolicy, rate: Rate | None = None) -> None:
+        self.gate = BackoffGate(base=policy.backoff_base, cap=policy.backoff_cap)
+        self.limiter = SlidingWindowLimiter(rate) if rate else None
+
+    async def ready(self) -> None:
+        """Wait until the next request may start."""
+        if self.gate.closed:
+            await self.gate.wait()
+        if self.limiter is not None:
+            await self.limiter.acquire()
+
+    def on_error(self, error: UploadError) -> None:
+        """A request failed: a 429 closes the gate for everyone."""
+        if isinstance(error, RateLimitedError):
+            self.gate.on_rate_limited(error.retry_after)
+
+    def on_success(self) -> None:
+        """A request succeeded: the gate relaxes."""
+        self.gate.on_success()

@@ -8,24 +8,28 @@ import secrets
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TextIO
 
 import polars as pl
 
-from pipeline.client import ApiClient, make_session
-from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
+from pipeline.client import ApiClient
+from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import FatalApiError, ServerError, TableWriteError
 from pipeline.journal import Journal, journal_path_for, read_journal
 from pipeline.lock import table_lock
 from pipeline.manifest import Manifest, read_manifest
-from pipeline.pacing import BackoffGate, SlidingWindowLimiter
+from pipeline.pacing import Pacing
 from pipeline.plan import Plan, make_plan
 from pipeline.progress import Progress
 from pipeline.results import check_results_path, fold, merge_into_table, read_results
+from pipeline.retry import RetryPolicy
+from pipeline.rows import PlannedRow, ResultRow, planned_rows, result_row
 from pipeline.settings import RunSettings
+from pipeline.sources import Sources
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
-from pipeline.worker import Row, RowUploader, result_row
+from pipeline.transport import make_session
+from pipeline.worker import RowUploader
 
 INTERRUPT_GRACE_SECONDS = 5.0
 #: A checkpoint also comes after this many finished rows, so the journal (read back whole at a
@@ -36,16 +40,6 @@ CHECKPOINT_ROWS = 10_000
 def new_run_id() -> str:
     """A sortable, unique run id: ``20261127T031700Z-1a2b3c``."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def run_event_loop(coro: Any) -> Any:
-    """Run ``coro`` on uvloop when it is installed, else on asyncio's default loop."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
 
 
 def extras_of(manifest: Manifest) -> pl.DataFrame:
@@ -165,23 +159,19 @@ class _Run:
                 api_key=settings.api_key,
                 retention_seconds=settings.retention,
             )
+            policy = RetryPolicy(settings.retries, settings.backoff_base, settings.backoff_cap)
             uploader = RowUploader(
                 client=client,
-                run_id=self.summary.run_id,
-                retries=settings.retries,
-                signal=self.signal,
-                gate=BackoffGate(base=settings.backoff_base, cap=settings.backoff_cap),
-                limiter=SlidingWindowLimiter(settings.rate) if settings.rate else None,
-                backoff_base=settings.backoff_base,
-                backoff_cap=settings.backoff_cap,
                 transfers=Transfers(
-                    via=settings.via,
-                    base_dir=self.base_dir,
-                    source_headers=settings.source_headers,
+                    Sources(session, self.base_dir, settings.source_headers), settings.via
                 ),
+                run_id=self.summary.run_id,
+                retry=policy,
+                pacing=Pacing(policy, settings.rate),
+                signal=self.signal,
             )
 
-            async def work(job: Row) -> None:
+            async def work(job: PlannedRow) -> None:
                 try:
                     row = await uploader(job)
                 except FatalApiError as exc:
@@ -201,7 +191,7 @@ class _Run:
             checkpoints = asyncio.create_task(self._checkpoints())
             try:
                 await fan_out(
-                    self.plan.todo.iter_rows(named=True),
+                    planned_rows(self.plan.todo),
                     work,
                     concurrency=settings.concurrency,
                     signal=self.signal,
@@ -212,20 +202,20 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    def _record(self, row: Row) -> None:
-        self.journal.append(row)
+    def _record(self, row: ResultRow) -> None:
+        self.journal.append(row.to_journal())
         if self.journal.rows_written >= CHECKPOINT_ROWS and self.write_error is None:
             try:
                 self.checkpoint()
             except TableWriteError as exc:  # stop here; the final checkpoint tries once more
                 self.write_error = exc
-        ok = row["status"] == "ok"
+        ok = row.status == "ok"
         if ok:
             self.summary.ok += 1
         else:
             self.summary.failed += 1
-            self.summary.error_kinds[row["error_kind"]] += 1
-            self.summary.top_errors[row["error"]] += 1
+            self.summary.error_kinds[row.error_kind or ""] += 1
+            self.summary.top_errors[row.error or ""] += 1
         self.progress.record(ok)
 
     def _abort(self, exc: FatalApiError) -> None:

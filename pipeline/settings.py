@@ -1,25 +1,40 @@
-"""The settings of one ``ferry run``: a frozen dataclass, validated in one place."""
+"""The settings of ``ferry run`` and ``ferry verify``: frozen dataclasses, validated in one place.
+
+Every default lives here once; ``jobs/`` imports them for its options. This module stays light
+(no aiohttp, polars or pyarrow) so that ``ferry --help`` does not pay for them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pipeline.errors import UsageError
-from pipeline.transfers import Via
-from pipeline.units import Rate
+from pipeline.units import API_RETENTION_SECONDS, Rate
 
+#: How ``http(s)://`` sources reach the API (see :mod:`pipeline.transfers`).
+Via = Literal["url", "relay", "auto"]
+VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
+
+DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
+DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
 DEFAULT_UPLOAD_PATH = "ferry"
 DEFAULT_CONCURRENCY = 16
 DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT = 120.0
-DEFAULT_RETENTION = 3 * 86400.0
+DEFAULT_RETENTION = API_RETENTION_SECONDS
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_CAP = 30.0
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_LOG_EVERY_SECONDS = 5.0
+DEFAULT_VIA: Via = "url"
 MAX_CONCURRENCY = 4096
+#: ``ferry verify``: a link check is one small request, so it gives up sooner than an upload.
+DEFAULT_VERIFY_TIMEOUT = 30.0
+DEFAULT_VERIFY_RETRIES = 2
+DEFAULT_VERIFY_BACKOFF_CAP = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,7 +84,7 @@ class RunSettings:
     backoff_cap: float = DEFAULT_BACKOFF_CAP
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
-    via: Via = "url"
+    via: Via = DEFAULT_VIA
     source_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,3 +104,25 @@ class RunSettings:
             raise UsageError(f"--base-url: '{self.base_url}' is not an http(s) URL")
         if ".." in self.upload_path.split("/"):
             raise UsageError("--upload-path must not contain '..'")
+
+
+@dataclass(frozen=True)
+class VerifySettings:
+    """Everything one ``ferry verify`` needs; built by ``jobs/verify.py``."""
+
+    results: Path
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_VERIFY_TIMEOUT
+    retries: int = DEFAULT_VERIFY_RETRIES
+    progress: bool = False
+    backoff_base: float = DEFAULT_BACKOFF_BASE
+    backoff_cap: float = DEFAULT_VERIFY_BACKOFF_CAP
+    log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise UsageError("--concurrency must be 1 or more")
+        if self.timeout <= 0:
+            raise UsageError("--timeout must be more than 0 seconds")
+        if self.retries < 0:
+            raise UsageError("--retries must be 0 or more")

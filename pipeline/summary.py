@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PLAN_CATEGORIES = ("new", "retry", "refresh", "skip")
+from pipeline.errors import ExitCode
 
-EXIT_OK = 0
-EXIT_FAILED_ROWS = 1
-EXIT_FATAL_API = 3
-EXIT_INTERRUPTED = 130
+PLAN_CATEGORIES = ("new", "retry", "refresh", "skip")
 
 
 @dataclass
@@ -54,13 +51,13 @@ class RunSummary:
         return done / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 all planned rows ok, 1 some failed, 3 fatal API answer, 130 interrupted."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         if self.aborted:
-            return EXIT_FATAL_API
-        return EXIT_FAILED_ROWS if self.failed else EXIT_OK
+            return ExitCode.FATAL_API
+        return ExitCode.FAILED if self.failed else ExitCode.OK
 
     def plan_line(self) -> str:
         """``new N, retry N, refresh N, skip N``: what ``--dry-run`` prints."""
@@ -81,7 +78,7 @@ class RunSummary:
             "rows_per_second": round(self.rows_per_second, 2),
             "aborted": self.aborted,
             "interrupted": self.interrupted,
-            "exit_code": self.exit_code,
+            "exit_code": int(self.exit_code),
         }
 
     def text(self) -> str:

@@ -1,4 +1,8 @@
-"""The contract's duration (``90s``, ``3d``), rate (``20/10s``) and size (``100MB``) syntax."""
+"""The contract's duration (``90s``, ``3d``), rate (``20/10s``) and size (``100MB``) syntax.
+
+The bottom layer of ferry: ``fileapi`` (the server) imports this module and :mod:`pipeline.errors`
+and nothing else of ``pipeline``, so the server never depends on the client.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,11 @@ def parse_duration(text: str, *, option: str = "duration") -> float:
         raise UsageError(f"{option}: '{text}' is not a duration such as 90s, 15m, 12h or 3d")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
 
+
+#: How long the File Upload API keeps a file (the spec: deleted after 3 days): the default of
+#: ``ferry run --retention`` and of the local server's ``--ttl``.
+API_RETENTION = "3d"
+API_RETENTION_SECONDS = parse_duration(API_RETENTION)
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}

@@ -18,79 +18,31 @@ when something changed.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO
 
-import aiohttp
 import polars as pl
 
-from pipeline.client import LinkAnswer, make_session, probe_link
-from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
-from pipeline.errors import (
-    LinkDeadError,
-    RateLimitedError,
-    ResultsError,
-    ServerError,
-    UploadError,
-    UsageError,
-)
+from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
+from pipeline.errors import ExitCode, LinkDeadError, ResultsError
 from pipeline.journal import journal_path_for
 from pipeline.leftover import read_with_journal
+from pipeline.links import LinkCheck, check_link
 from pipeline.lock import table_lock
-from pipeline.pacing import backoff_delay
 from pipeline.progress import Progress
 from pipeline.results import check_results_path, write_results
-from pipeline.runner import new_run_id, run_event_loop
+from pipeline.retry import RetryPolicy
+from pipeline.runner import new_run_id
 from pipeline.schema import STATUS_FAILED, STATUS_OK
+from pipeline.settings import VerifySettings
+from pipeline.transport import make_session
 
-DEFAULT_CONCURRENCY = 16
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_RETRIES = 2
-DEFAULT_BACKOFF_BASE = 0.5
-DEFAULT_BACKOFF_CAP = 10.0
 INTERRUPT_GRACE_SECONDS = 5.0
-#: Client errors that say nothing about the link: try again, never declare it dead.
-TRANSIENT_CLIENT_STATUSES = frozenset({408, 425, 429})
-
-
-Verdict = Literal["alive", "dead", "unknown"]
-
-
-@dataclass(frozen=True)
-class VerifySettings:
-    """Everything one ``ferry verify`` needs; built by ``jobs/verify.py``."""
-
-    results: Path
-    concurrency: int = DEFAULT_CONCURRENCY
-    timeout: float = DEFAULT_TIMEOUT
-    retries: int = DEFAULT_RETRIES
-    progress: bool = False
-    backoff_base: float = DEFAULT_BACKOFF_BASE
-    backoff_cap: float = DEFAULT_BACKOFF_CAP
-    log_every_seconds: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise UsageError("--concurrency must be 1 or more")
-        if self.timeout <= 0:
-            raise UsageError("--timeout must be more than 0 seconds")
-        if self.retries < 0:
-            raise UsageError("--retries must be 0 or more")
-
-
-@dataclass(frozen=True, slots=True)
-class LinkCheck:
-    """The verdict on one link; ``reason`` is the error text for dead and unknown links."""
-
-    verdict: Verdict
-    http_status: int | None = None
-    reason: str | None = None
 
 
 @dataclass
@@ -115,11 +67,11 @@ class VerifyReport:
         return self.alive + self.dead + self.unknown
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 all links alive, 1 some dead or unknown, 130 interrupted."""
         if self.interrupted:
-            return 130
-        return 1 if self.dead or self.unknown else 0
+            return ExitCode.INTERRUPTED
+        return ExitCode.FAILED if self.dead or self.unknown else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object."""
@@ -157,48 +109,6 @@ class VerifyReport:
             lines.append("ferry: interrupted: links not checked yet were left as they were")
         lines.append(f"ferry: results: {self.results}")
         return "\n".join(lines)
-
-
-def judge(answer: LinkAnswer, recorded_size: int | None) -> LinkCheck:
-    """The verdict on one answer; raises a retryable :class:`UploadError` when it says nothing."""
-    status = answer.status
-    if 200 <= status < 300:
-        if answer.size is not None and recorded_size is not None and answer.size != recorded_size:
-            reason = f"size {answer.size} != {recorded_size} recorded"
-            return LinkCheck("dead", status, reason)
-        return LinkCheck("alive", status)
-    if status == 429:
-        raise RateLimitedError(f"download URL answered HTTP {status}", http_status=status)
-    if 400 <= status < 500 and status not in TRANSIENT_CLIENT_STATUSES:
-        return LinkCheck("dead", status, f"download URL answered HTTP {status}")
-    raise ServerError(f"download URL answered HTTP {status}", http_status=status)
-
-
-async def check_link(
-    session: aiohttp.ClientSession,
-    url: str,
-    recorded_size: int | None,
-    *,
-    retries: int = DEFAULT_RETRIES,
-    backoff_base: float = DEFAULT_BACKOFF_BASE,
-    backoff_cap: float = DEFAULT_BACKOFF_CAP,
-) -> LinkCheck:
-    """Check one link, retrying network errors, timeouts, 5xx and 429 up to ``retries`` times.
-
-    A link that still cannot be checked is ``unknown``, never ``dead``.
-    """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return judge(await probe_link(session, url), recorded_size)
-        except UploadError as exc:
-            if attempt > retries:
-                return LinkCheck("unknown", exc.http_status, str(exc))
-            retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-            await asyncio.sleep(
-                backoff_delay(attempt, base=backoff_base, cap=backoff_cap, retry_after=retry_after)
-            )
 
 
 def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyReport:
@@ -283,21 +193,16 @@ async def _check_all(
     """Fan the checks out with at most ``settings.concurrency`` in flight; fill ``report``."""
     checks: dict[str, LinkCheck] = {}
     stop = StopSignal()
+    retry = RetryPolicy(settings.retries, settings.backoff_base, settings.backoff_cap)
     progress = Progress(
         candidates.height, bar=settings.progress, log_every=settings.log_every_seconds, stream=out
     )
     async with make_session(concurrency=settings.concurrency, timeout=settings.timeout) as session:
 
-        async def work(row: dict[str, Any]) -> None:
-            check = await check_link(
-                session,
-                row["download_url"],
-                row["file_size"],
-                retries=settings.retries,
-                backoff_base=settings.backoff_base,
-                backoff_cap=settings.backoff_cap,
-            )
-            checks[row["id"]] = check
+        async def work(row: tuple[str, str, int | None]) -> None:
+            identity, url, recorded_size = row
+            check = await check_link(session, url, recorded_size, retry=retry)
+            checks[identity] = check
             _count(report, check)
             progress.record(check.verdict == "alive")
 
@@ -309,7 +214,7 @@ async def _check_all(
                 out=out,
             ):
                 await fan_out(
-                    candidates.iter_rows(named=True),
+                    candidates.iter_rows(),
                     work,
                     concurrency=settings.concurrency,
                     signal=stop,

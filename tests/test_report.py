@@ -448,7 +448,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_report_renders_in_headless_chromium(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipeline.demo import run_demo
+    from jobs.demo import run_demo
 
     exe = chromium()
     demo = tmp_path / "demo"

@@ -13,13 +13,14 @@ import pytest
 from pipeline.errors import ResultsError
 from pipeline.journal import Journal, read_journal
 from pipeline.results import default_results_path, empty_results, fold, read_results, write_results
+from pipeline.rows import PlannedRow, result_row
 from pipeline.schema import RESULT_COLUMNS
-from pipeline.worker import result_row
 
 
 def row(identity: str, status: str = "ok") -> dict[str, object]:
-    job = {"id": identity, "url": f"http://s/{identity}", "upload_path": "p", "file_name": None}
-    return result_row(job, method="url", run_id="r1", attempts=1) | {"status": status}
+    job = PlannedRow(identity, f"http://s/{identity}", "p", None, None)
+    journal_line = result_row(job, method="url", run_id="r1", attempts=1).to_journal()
+    return journal_line | {"status": status}
 
 
 def test_default_results_path() -> None:

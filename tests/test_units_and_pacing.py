@@ -8,7 +8,8 @@ import time
 import pytest
 
 from pipeline.errors import UsageError
-from pipeline.pacing import BackoffGate, SlidingWindowLimiter, backoff_delay
+from pipeline.pacing import BackoffGate, SlidingWindowLimiter
+from pipeline.retry import backoff_delay
 from pipeline.units import Rate, parse_duration, parse_rate
 
 

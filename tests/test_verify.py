@@ -22,8 +22,8 @@ from aiohttp import web
 from click.testing import Result
 
 from fileapi import BackgroundServer
-from pipeline.client import content_range_total
 from pipeline.journal import Journal, journal_path_for
+from pipeline.links import content_range_total
 from pipeline.lock import table_lock
 from pipeline.results import read_results, write_results
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA

@@ -1,0 +1,60 @@
+"""HTTP plumbing shared by every caller: the run's session, ``Retry-After``, and the one place
+where aiohttp's exceptions become ferry's.
+
+Like httpx's ``map_httpcore_exceptions``, :func:`transport_errors` is a context manager that
+every request runs inside: the API client, the relay's source downloads, verify's link probes
+and the credit check. Nothing else catches ``aiohttp.ClientError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+import aiohttp
+
+from pipeline import __version__
+from pipeline.errors import NetworkError, RequestTimeoutError, UploadError
+
+USER_AGENT = f"ferry/{__version__}"
+
+
+def make_session(*, concurrency: int, timeout: float) -> aiohttp.ClientSession:
+    """The one session of a run: a connection pool as large as the concurrency, keep-alive on."""
+    connector = aiohttp.TCPConnector(limit=max(concurrency, 1), limit_per_host=0, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        headers={"User-Agent": USER_AGENT},
+        raise_for_status=False,
+    )
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """The seconds of a ``Retry-After: N`` header, or None when absent or not a number."""
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def translate_transport_error(exc: BaseException) -> UploadError:
+    """The :class:`UploadError` for an aiohttp, socket or timeout exception."""
+    if isinstance(exc, TimeoutError):  # aiohttp's timeouts are TimeoutErrors too
+        return RequestTimeoutError(f"request timed out: {type(exc).__name__}")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return NetworkError(f"connection broke during the answer: {exc}")
+    return NetworkError(f"{type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def transport_errors() -> Iterator[None]:
+    """Run a request inside this: transport failures leave it as :class:`UploadError`,
+    raised ``from`` the original; ferry's own errors pass through untouched."""
+    try:
+        yield
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise translate_transport_error(exc) from exc
