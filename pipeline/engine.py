@@ -30,16 +30,29 @@ class StopSignal:
     def __init__(self) -> None:
         self.stopped = asyncio.Event()
         self.interrupted_at: float | None = None
+        self._wakers: list[Callable[[], None]] = []
 
     def stop(self) -> None:
         """No new work; in-flight work finishes."""
         self.stopped.set()
+        for wake in list(self._wakers):
+            wake()
 
     def interrupt(self) -> None:
         """No new work; in-flight work gets a grace period, then is cancelled."""
         if self.interrupted_at is None:
             self.interrupted_at = time.monotonic()
-        self.stopped.set()
+        self.stop()
+
+    @contextlib.contextmanager
+    def waking(self, wake: Callable[[], None]) -> Iterator[None]:
+        """Call ``wake`` on every stop while the block runs (a producer blocked on a full pool
+        must see the stop now, not when a slot frees)."""
+        self._wakers.append(wake)
+        try:
+            yield
+        finally:
+            self._wakers.remove(wake)
 
     @property
     def interrupted(self) -> bool:
@@ -112,17 +125,20 @@ async def fan_out(
             slots.release()
 
     try:
-        async with asyncio.TaskGroup() as group:
-            for item in items:
-                await slots.acquire()
-                if signal.is_set:
-                    slots.release()
-                    break
-                task = group.create_task(guarded(item))
-                running.add(task)
-                task.add_done_callback(running.discard)
-                started += 1
-            await _drain(running, signal, grace_seconds)
+        # a stop releases a slot: the producer, blocked while every slot is busy, wakes, sees the
+        # stop and goes on to the drain, whose grace period then holds
+        with signal.waking(slots.release):
+            async with asyncio.TaskGroup() as group:
+                for item in items:
+                    await slots.acquire()
+                    if signal.is_set:
+                        slots.release()
+                        break
+                    task = group.create_task(guarded(item))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    started += 1
+                await _drain(running, signal, grace_seconds)
     except BaseExceptionGroup as group_error:
         raise _first_error(group_error) from None
     return started

@@ -1,0 +1,140 @@
+"""The seams the structure makes testable on their own: the retry policy, the one transport error
+mapping (against real sockets on loopback), the typed rows and the sources."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import polars as pl
+import pytest
+from aiohttp import web
+
+from pipeline.errors import (
+    BadRequestError,
+    NetworkError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    SourceError,
+    SourceUnavailableError,
+)
+from pipeline.retry import RetryPolicy
+from pipeline.rows import PLANNED_COLUMNS, PlannedRow, ResultRow, planned_rows, result_row
+from pipeline.schema import RESULT_COLUMNS
+from pipeline.sources import Sources, source_failure, source_kind
+from pipeline.transport import make_session, transport_errors
+
+
+def test_the_policy_retries_retryable_errors_while_tries_are_left() -> None:
+    policy = RetryPolicy(retries=2, backoff_base=0.01, backoff_cap=0.1)
+    flaky = ServerError("HTTP 503", http_status=503)
+    assert [policy.should_retry(flaky, attempts) for attempts in (1, 2, 3)] == [True, True, False]
+    assert not policy.should_retry(BadRequestError("HTTP 400"), 1)
+    assert not RetryPolicy(retries=0).should_retry(flaky, 1)
+
+
+def test_retry_after_is_a_floor_of_the_delay_but_not_without_bound() -> None:
+    policy = RetryPolicy(retries=3, backoff_base=0.01, backoff_cap=0.5)
+    assert policy.delay(RateLimitedError("slow down", retry_after=2.0), 1) >= 2.0
+    assert policy.delay(RateLimitedError("slow down", retry_after=86400.0), 1) == 5.0
+    assert all(policy.delay(ServerError("HTTP 500"), 1) <= 0.01 for _ in range(50))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # closed again: nothing listens there
+
+
+async def test_a_refused_connection_becomes_a_network_error_raised_from_aiohttps() -> None:
+    async with make_session(concurrency=1, timeout=5) as session:
+        with pytest.raises(NetworkError) as caught, transport_errors():
+            async with session.get(f"http://127.0.0.1:{free_port()}/x"):
+                pass
+    assert isinstance(caught.value.__cause__, aiohttp.ClientConnectorError)
+    assert caught.value.retryable
+
+
+@pytest.fixture
+async def slow_server() -> AsyncIterator[str]:
+    release = asyncio.Event()
+
+    async def slow(_request: web.Request) -> web.Response:
+        await asyncio.wait_for(release.wait(), timeout=10)
+        return web.Response(text="late")
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+async def test_a_timeout_becomes_a_timeout_error_and_ferrys_errors_pass_through(
+    slow_server: str,
+) -> None:
+    async with make_session(concurrency=1, timeout=0.2) as session:
+        with pytest.raises(RequestTimeoutError, match="request timed out"), transport_errors():
+            async with session.get(f"{slow_server}/slow") as resp:
+                await resp.read()
+    with pytest.raises(SourceError), transport_errors():  # not a transport failure: untouched
+        raise SourceError("cannot read x")
+
+
+def test_source_failures_are_transient_for_429_and_5xx_only() -> None:
+    assert isinstance(source_failure(503, "http://s/x"), SourceUnavailableError)
+    assert isinstance(source_failure(429, "http://s/x"), SourceUnavailableError)
+    gone = source_failure(404, "http://s.example/x")
+    assert type(gone) is SourceError and str(gone) == "source s.example answered HTTP 404"
+
+
+def test_source_kinds() -> None:
+    kinds = [source_kind(u) for u in ("data:,x", "a/b.txt", "file:///a", "https://s/a")]
+    assert kinds == ["data", "local", "local", "remote"]
+
+
+async def test_a_missing_local_file_is_a_source_error_naming_it(tmp_path: Path) -> None:
+    async with make_session(concurrency=1, timeout=5) as session:
+        sources = Sources(session, tmp_path)
+        with pytest.raises(SourceError, match=r"absent\.txt"):
+            async with sources.open("absent.txt", None):
+                pass
+        (tmp_path / "here.txt").write_bytes(b"hello")
+        async with sources.open("here.txt", None) as body:
+            assert (body.part_name, body.content_type) == ("here.txt", "text/plain")
+
+
+def test_result_rows_are_the_result_columns_in_order() -> None:
+    assert ResultRow._fields == RESULT_COLUMNS
+    job = PlannedRow("a", "http://s/a", "p", None, None)
+    row = result_row(job, method="url", run_id="r1", attempts=2, error=ServerError("HTTP 500"))
+    line = row.to_journal()
+    assert list(line) == list(RESULT_COLUMNS)
+    assert (line["status"], line["error_kind"], line["attempts"]) == ("failed", "server_error", 2)
+
+
+def test_workers_receive_only_the_planned_columns() -> None:
+    todo = pl.DataFrame(
+        {
+            "id": ["a"],
+            "url": ["http://s/a"],
+            "upload_path": ["p"],
+            "file_name": [None],
+            "_invalid": [None],
+            "category": ["new"],
+        }
+    )
+    assert list(planned_rows(todo)) == [PlannedRow("a", "http://s/a", "p", None, None)]
+    assert "category" not in PLANNED_COLUMNS
