@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.atomic import atomic_target, commit, temp_path
 from pipeline.errors import ResultsError
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
 
@@ -221,7 +221,7 @@ class _AtomicParquet:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        self.tmp = temp_path(path)
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, frame: pl.DataFrame) -> None:
@@ -240,38 +240,20 @@ class _AtomicParquet:
             if self._writer is not None:
                 self._writer.close()
             if exc_type is None:
-                _commit(self.tmp, self.path)
+                commit(self.tmp, self.path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 self.tmp.unlink()
 
 
-def _commit(tmp: Path, path: Path) -> None:
-    """fsync ``tmp``, rename it over ``path``, fsync the folder."""
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def write_results(frame: pl.DataFrame, path: Path) -> None:
     """Write the table atomically: a temp file beside it, fsync, rename, fsync of the folder."""
     check_results_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_target(path) as tmp:
         if path.suffix.lower() == ".csv":
             frame.write_csv(tmp)
         else:
             pq.write_table(_to_arrow(frame), tmp, compression="zstd")
-        _commit(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:

@@ -24,17 +24,9 @@ import pytest
 from click.testing import Result
 
 from fileapi import BackgroundServer
-from pipeline.charts import Bar, Column, Segment, column_chart, hbar_chart, nice_ticks
-from pipeline.report import (
-    MAX_BARS,
-    build_report,
-    collect,
-    count_by_bucket,
-    default_report_path,
-    pick_bucket,
-    source_host,
-    write_report,
-)
+from pipeline.report import build_report, default_report_path, write_report
+from pipeline.report.charts import Bar, Column, Segment, column_chart, hbar_chart, nice_ticks
+from pipeline.report.figures import MAX_BARS, collect, count_by_bucket, pick_bucket, source_host
 from pipeline.results import write_results
 from pipeline.schema import RESULT_POLARS_SCHEMA
 from tests.conftest import url_rows, write_manifest
