@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ import polars as pl
 import pytest
 from aiohttp import web
 
+from pipeline.client import Uploaded
 from pipeline.errors import (
     BadRequestError,
     NetworkError,
@@ -123,6 +125,18 @@ def test_result_rows_are_the_result_columns_in_order() -> None:
     line = row.to_journal()
     assert list(line) == list(RESULT_COLUMNS)
     assert (line["status"], line["error_kind"], line["attempts"]) == ("failed", "server_error", 2)
+    assert (line["error"], line["http_status"], line["download_url"]) == ("HTTP 500", None, None)
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    uploaded = Uploaded("http://d/a", "p/a", 5, "text/plain", at, at + timedelta(days=3), 200)
+    ok = result_row(job, method="stream", run_id="r2", attempts=1, uploaded=uploaded)
+    assert ok._asdict() | {"finished_at": 0} == {
+        **dict.fromkeys(RESULT_COLUMNS),
+        **{"id": "a", "url": "http://s/a", "upload_path": "p", "method": "stream"},
+        **{"status": "ok", "download_url": "http://d/a", "file_path": "p/a", "file_size": 5},
+        **{"mime_type": "text/plain", "uploaded_at": int(at.timestamp() * 1e6)},
+        **{"expires_at": int((at + timedelta(days=3)).timestamp() * 1e6), "http_status": 200},
+        **{"attempts": 1, "finished_at": 0, "run_id": "r2"},
+    }
 
 
 def test_workers_receive_only_the_planned_columns() -> None:
