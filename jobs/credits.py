@@ -14,7 +14,6 @@ from jobs.common import (
     debug_option,
     reports_errors,
 )
-from pipeline.account import remaining_credits
 
 
 @click.command(name="credits")
@@ -32,5 +31,7 @@ from pipeline.account import remaining_credits
 @reports_errors
 def credits(account_url: str, as_json: bool, api_key_file: Path | None, debug: bool) -> None:
     """Print the remaining credits of the API key (exit 3 when the key is refused)."""
+    from pipeline.account import remaining_credits
+
     count = remaining_credits(account_url=account_url, api_key=api_key(api_key_file))
     click.echo(json.dumps({"credits": count}) if as_json else str(count))

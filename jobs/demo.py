@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from jobs.common import debug_option, progress_option, reports_errors
-from pipeline.demo import run_demo
 
 
 @click.command(name="demo")
@@ -26,4 +25,6 @@ def demo(workdir: Path | None, progress: bool, debug: bool) -> None:
     Two rows fail on purpose (a missing source, an ftp:// URL); exit 0 means it all ran as
     designed.
     """
+    from pipeline.demo import run_demo
+
     sys.exit(run_demo(workdir=workdir, progress=progress))

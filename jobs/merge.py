@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from jobs.common import debug_option, reports_errors, say
-from pipeline.merge import merge_tables
-from pipeline.status import expand_tables
 
 
 @click.command(name="merge")
@@ -38,7 +36,10 @@ def merge(tables: tuple[str, ...], out: Path, as_json: bool, debug: bool) -> Non
 
     Exit codes: 0 merged, 2 an input is missing or unreadable, 4 --out locked by a run.
     """
+    from pipeline.merge import merge_tables
+    from pipeline.status import expand_tables
+
     report = merge_tables(expand_tables(list(tables)), out)
-    say(f"ferry: {report.line()}")
+    say(f"ferry: {report.line()}", **report.to_json())
     if as_json:
         click.echo(json.dumps(report.to_json()))

@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 
 from jobs.common import debug_option, reports_errors, say
-from pipeline.report import default_report_path, write_report
-from pipeline.status import expand_tables
 
 
 @click.command(name="report")
@@ -32,6 +30,9 @@ def report(results: tuple[str, ...], out: Path | None, debug: bool) -> None:
       ferry report photos.results.parquet
       ferry report 'shards/*.results.parquet' --out migration.html
     """
+    from pipeline.report import default_report_path, write_report
+    from pipeline.status import expand_tables
+
     tables = expand_tables(list(results))
     summary = write_report(tables, out or default_report_path(tables[0]))
-    say(f"ferry: report written to {summary.out}")
+    say(f"ferry: report written to {summary.out}", report=str(summary.out))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from fileapi import ServerSettings, run_server
 from fileapi.settings import (
     DEFAULT_MAX_BASE64_BYTES,
     DEFAULT_MAX_STREAM_BYTES,
     DEFAULT_MAX_URL_BYTES,
+    ServerSettings,
     SettingsError,
 )
 from jobs.common import duration, rate, say
@@ -196,9 +196,14 @@ def serve(
         )
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    say(f"ferry serve: data in {data_dir}")
+    from fileapi.runner import run_server
+    from pipeline.logs import current_format
+
+    say(f"ferry serve: data in {data_dir}", data_dir=str(data_dir))
     try:
-        run_server(settings, announce_keys=generated, debug=debug)
+        run_server(
+            settings, announce_keys=generated, debug=debug, json_logs=current_format() == "json"
+        )
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}"

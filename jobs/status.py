@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 
 from jobs.common import debug_option, reports_errors
-from pipeline import default_results_path
-from pipeline.status import expand_tables, table_status
 
 
 @click.command(name="status")
@@ -32,6 +30,9 @@ def status(results: tuple[str, ...], manifest: Path | None, as_json: bool, debug
 
     Exit 0 whenever the tables could be read (2 when not): status reports, it does not judge.
     """
+    from pipeline import default_results_path
+    from pipeline.status import expand_tables, table_status
+
     patterns = list(results)
     if manifest is not None:
         patterns.append(str(default_results_path(manifest)))

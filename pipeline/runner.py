@@ -18,6 +18,7 @@ from pipeline.errors import FatalApiError, ServerError, TableWriteError
 from pipeline.journal import Journal, journal_path_for, read_journal
 from pipeline.lock import table_lock
 from pipeline.manifest import Manifest, read_manifest
+from pipeline.metrics import record_run
 from pipeline.pacing import BackoffGate, SlidingWindowLimiter
 from pipeline.plan import Plan, make_plan
 from pipeline.progress import Progress
@@ -255,3 +256,4 @@ class _Run:
             ) from exc
         self.journal.truncate()
         self.journal.rows_written = 0
+        record_run(self.settings.metrics_file, self.summary, final=False)
