@@ -1,8 +1,9 @@
 """The ``ferry`` command group; each subcommand lives in a module of its own, loaded on use.
 
-Start-up stays instant: ``ferry --version`` imports no command module, and ``ferry COMMAND
---help`` imports only that command's module, which imports polars, pyarrow and aiohttp inside
-the command's function (Click's documented lazy-loading group).
+Every command takes ``--log-format text|json`` (``jobs.common.log_format_option``; also
+``FERRY_LOG_FORMAT``). Start-up stays instant: ``ferry --version`` imports no command module,
+and ``ferry COMMAND --help`` imports only that command's module, which imports polars, pyarrow
+and aiohttp inside the command's function (Click's documented lazy-loading group).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pipeline import __version__, logs
 
 log = logging.getLogger(__name__)
 
-#: Command name -> ``module:attribute`` of its Click command, in the order ``--help`` lists them.
+#: Command name -> ``module:attribute`` of its Click command (``--help`` lists them sorted).
 COMMANDS = {
     "run": "jobs.run:run",
     "status": "jobs.status:status",
@@ -31,26 +32,6 @@ COMMANDS = {
     "merge": "jobs.merge:merge",
     "report": "jobs.report:report",
 }
-
-
-def _set_log_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is not None:
-        logs.configure(value)
-
-
-def log_format_option() -> click.Option:
-    """``--log-format text|json`` (also ``FERRY_LOG_FORMAT``), handled before other options."""
-    return click.Option(
-        ["--log-format"],
-        type=click.Choice(logs.LOG_FORMATS),
-        envvar=logs.ENV_VAR,
-        show_envvar=True,
-        is_eager=True,
-        expose_value=False,
-        callback=_set_log_format,
-        help="Messages on stderr as plain lines (text, the default) or one JSON object per "
-        "line (json).",
-    )
 
 
 def requested_log_format(args: Sequence[str]) -> str:
@@ -73,8 +54,7 @@ def requested_log_format(args: Sequence[str]) -> str:
 class LazyCommands(MutableMapping[str, click.Command]):
     """``Group.commands`` whose commands are imported from ``module:attribute`` on first access.
 
-    Listing the names (``ferry --version``, ``sorted(main.commands)``) imports nothing; each
-    command gets ``--log-format`` when it is loaded, so every command has it.
+    Listing the names (``ferry --version``, ``sorted(main.commands)``) imports nothing.
     """
 
     def __init__(self, targets: dict[str, str]) -> None:
@@ -87,8 +67,6 @@ class LazyCommands(MutableMapping[str, click.Command]):
             command = getattr(importlib.import_module(module_name), attribute)
             if not isinstance(command, click.Command):
                 raise TypeError(f"{self._targets[name]} is not a Click command")
-            if not any(param.name == "log_format" for param in command.params):
-                command.params.append(log_format_option())
             self._loaded[name] = command
         return self._loaded[name]
 
@@ -138,7 +116,6 @@ class LazyGroup(click.Group):
     cls=LazyGroup,
     lazy_commands=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    params=[log_format_option()],
 )
 @click.version_option(__version__, prog_name="ferry")
 def main() -> None:

@@ -139,6 +139,29 @@ def _existing_folder(
     return value
 
 
+def log_format_option(func: F) -> F:
+    """``--log-format text|json`` (also ``FERRY_LOG_FORMAT``): set up logging before other options.
+
+    Every command has it. ``text`` prints plain lines; ``json`` one object per line.
+    """
+
+    def configure(_ctx: click.Context, _param: click.Parameter, value: str) -> None:
+        logs.configure(value)
+
+    return click.option(
+        "--log-format",
+        type=click.Choice(logs.LOG_FORMATS),
+        default="text",
+        show_default=True,
+        envvar=logs.ENV_VAR,
+        show_envvar=True,
+        is_eager=True,
+        expose_value=False,
+        callback=configure,
+        help="Messages on stderr as plain lines, or one JSON object per line.",
+    )(func)
+
+
 def debug_option(func: F) -> F:
     """``--debug``: show a traceback instead of a one-line error."""
     return click.option("--debug", is_flag=True, help="Show tracebacks for errors.")(func)

@@ -12,6 +12,7 @@ from jobs.common import (
     api_key,
     api_key_file_option,
     debug_option,
+    log_format_option,
     reports_errors,
 )
 
@@ -27,6 +28,7 @@ from jobs.common import (
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"credits": N} on stdout.')
 @api_key_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def credits(account_url: str, as_json: bool, api_key_file: Path | None, debug: bool) -> None:

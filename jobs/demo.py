@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, progress_option, reports_errors
+from jobs.common import debug_option, log_format_option, progress_option, reports_errors
 
 
 @click.command(name="demo")
@@ -17,6 +17,7 @@ from jobs.common import debug_option, progress_option, reports_errors
     help="Keep the demo's files here (default: a new temporary folder).",
 )
 @progress_option
+@log_format_option
 @debug_option
 @reports_errors
 def demo(workdir: Path | None, progress: bool, debug: bool) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors, say
+from jobs.common import debug_option, log_format_option, reports_errors, say
 
 
 @click.command(name="merge")
@@ -21,6 +21,7 @@ from jobs.common import debug_option, reports_errors, say
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout."
 )
+@log_format_option
 @debug_option
 @reports_errors
 def merge(tables: tuple[str, ...], out: Path, as_json: bool, debug: bool) -> None:

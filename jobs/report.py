@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors, say
+from jobs.common import debug_option, log_format_option, reports_errors, say
 
 
 @click.command(name="report")
@@ -16,6 +16,7 @@ from jobs.common import debug_option, reports_errors, say
     type=click.Path(dir_okay=False, path_type=Path),
     help="HTML file to write.  [default: <first table stem>.report.html beside the first table]",
 )
+@log_format_option
 @debug_option
 @reports_errors
 def report(results: tuple[str, ...], out: Path | None, debug: bool) -> None:

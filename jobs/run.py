@@ -17,6 +17,7 @@ from jobs.common import (
     concurrency_option,
     debug_option,
     duration,
+    log_format_option,
     metrics_file_option,
     progress_option,
     rate,
@@ -109,6 +110,7 @@ log = logging.getLogger(__name__)
 )
 @metrics_file_option
 @api_key_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def run(

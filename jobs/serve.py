@@ -16,7 +16,7 @@ from fileapi.settings import (
     ServerSettings,
     SettingsError,
 )
-from jobs.common import duration, rate, say
+from jobs.common import duration, log_format_option, rate, say
 from pipeline.errors import UsageError
 from pipeline.units import Rate, parse_size
 
@@ -145,6 +145,7 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
     metavar="SIZE",
     help="Cap of a Base64 upload, decoded.",
 )
+@log_format_option
 @click.option("--debug", is_flag=True, help="Log at DEBUG level.")
 def serve(
     host: str,

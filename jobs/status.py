@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors
+from jobs.common import debug_option, log_format_option, reports_errors
 
 
 @click.command(name="status")
@@ -18,6 +18,7 @@ from jobs.common import debug_option, reports_errors
     help="Report on the default result table of this manifest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@log_format_option
 @debug_option
 @reports_errors
 def status(results: tuple[str, ...], manifest: Path | None, as_json: bool, debug: bool) -> None:

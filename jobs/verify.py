@@ -11,6 +11,7 @@ import click
 from jobs.common import (
     concurrency_option,
     debug_option,
+    log_format_option,
     metrics_file_option,
     progress_option,
     reports_errors,
@@ -41,6 +42,7 @@ from pipeline.settings import VERIFY_DEFAULT_RETRIES, VERIFY_DEFAULT_TIMEOUT
 )
 @progress_option
 @metrics_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def verify(

@@ -77,27 +77,30 @@ class Progress:
         """Finished rows per second since :meth:`start`."""
         return self.done / max(time.monotonic() - self._started, 1e-9)
 
-    def line(self) -> str:
+    def line(self, rows_per_second: float | None = None) -> str:
         """``1200/3000 rows, ok 1190, failed 10, 240.0 rows/s``."""
+        rate = self.rows_per_second() if rows_per_second is None else rows_per_second
         return (
             f"ferry: {self.done}/{self.total} rows, ok {self.ok}, failed {self.failed}, "
-            f"{self.rows_per_second():.1f} rows/s"
+            f"{rate:.1f} rows/s"
         )
 
-    def event(self) -> dict[str, Any]:
+    def event(self, rows_per_second: float | None = None) -> dict[str, Any]:
         """The fields of the progress line, for JSON logs."""
+        rate = self.rows_per_second() if rows_per_second is None else rows_per_second
         return {
             "done": self.done,
             "total": self.total,
             "ok": self.ok,
             "failed": self.failed,
-            "rows_per_second": round(self.rows_per_second(), 2),
+            "rows_per_second": round(rate, 2),
         }
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self._log_every)
-            log.info(self.line(), extra=fields(**self.event()))
+            rate = self.rows_per_second()  # once, so the text and the fields agree
+            log.info(self.line(rate), extra=fields(**self.event(rate)))
 
     async def close(self) -> None:
         """Stop the bar or the log line."""
