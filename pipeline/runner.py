@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import shutil
 import sys
@@ -19,7 +20,9 @@ import polars as pl
 from pipeline.client import ApiClient, make_session
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
 from pipeline.errors import FatalApiError, ServerError, TableWriteError
+from pipeline.logs import fields
 from pipeline.manifest import read_manifest
+from pipeline.metrics import record_run
 from pipeline.pacing import BackoffGate, SlidingWindowLimiter
 from pipeline.plan import Plan, PlanOptions, make_plan
 from pipeline.progress import Progress
@@ -28,6 +31,8 @@ from pipeline.store import ManifestChunks, ResultStore, RunRecorder, check_resul
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.worker import Row, RowUploader, result_row
+
+log = logging.getLogger(__name__)
 
 INTERRUPT_GRACE_SECONDS = 5.0
 #: A checkpoint also comes after this many finished rows, so the journal (read back whole at a
@@ -118,10 +123,10 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         store.read_header()
         recovered = store.recover()
         if recovered:
-            print(
+            log.info(
                 f"ferry: folding {recovered} rows left by an interrupted run into "
                 f"{settings.results}",
-                file=out,
+                extra=fields(rows=recovered, results=str(settings.results)),
             )
         try:
             plan = make_plan(batches, store, _options(settings), scratch=None, label=label)
@@ -152,6 +157,8 @@ class _Run:
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
         self.write_error: TableWriteError | None = None
+        #: When the table's figures for the metrics file were last read (they cost O(table)).
+        self._table_figures_at = float("-inf")
         self.progress = Progress(
             plan.todo.height,
             bar=settings.progress,
@@ -239,11 +246,6 @@ class _Run:
 
     def _record(self, row: Row) -> None:
         self.recorder.append(row)
-        if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
-            try:
-                self.checkpoint()
-            except TableWriteError as exc:  # stop here; the final checkpoint tries once more
-                self.write_error = exc
         ok = row["status"] == "ok"
         if ok:
             self.summary.ok += 1
@@ -252,6 +254,11 @@ class _Run:
             self.summary.error_kinds[row["error_kind"]] += 1
             self.summary.top_errors[row["error"]] += 1
         self.progress.record(ok)
+        if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
+            try:
+                self.checkpoint()
+            except TableWriteError as exc:  # dispatch stops; the rows stay in the journal
+                self.write_error = exc
 
     def _abort(self, exc: FatalApiError) -> None:
         if self.summary.aborted:
@@ -268,6 +275,12 @@ class _Run:
     def checkpoint(self) -> None:
         """Make the rows finished since the last checkpoint durable and visible to readers."""
         self._guard(self.recorder.checkpoint)
+        now = time.monotonic()
+        # time-based checkpoints always refresh them; row-count ones in between do not
+        due = now - self._table_figures_at >= self.settings.checkpoint_seconds / 2
+        if due:
+            self._table_figures_at = now
+        record_run(self.settings.metrics_file, self.summary, final=False, table_due=due)
 
     def _finish(self) -> None:
         """Write the table once, streamed; on failure every finished row stays recoverable."""
@@ -279,6 +292,8 @@ class _Run:
         except TableWriteError as exc:
             self.recorder.close()
             self.write_error = exc
+            return
+        record_run(self.settings.metrics_file, self.summary, final=False)
 
     def _guard(self, write: Callable[[], None]) -> None:
         try:

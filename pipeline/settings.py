@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pipeline.errors import UsageError
-from pipeline.transfers import Via
 from pipeline.units import Rate
 
 DEFAULT_UPLOAD_PATH = "ferry"
@@ -20,6 +20,15 @@ DEFAULT_BACKOFF_CAP = 30.0
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_LOG_EVERY_SECONDS = 5.0
 MAX_CONCURRENCY = 4096
+#: ``ferry verify``'s defaults; here, not in :mod:`pipeline.verify`, so that ``ferry verify
+#: --help`` shows them without importing aiohttp and polars.
+VERIFY_DEFAULT_CONCURRENCY = 16
+VERIFY_DEFAULT_TIMEOUT = 30.0
+VERIFY_DEFAULT_RETRIES = 2
+
+#: How http(s) sources reach the API (``--via``); see :mod:`pipeline.transfers`.
+Via = Literal["url", "relay", "auto"]
+VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,8 @@ class RunSettings:
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
     via: Via = "url"
     source_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Prometheus text file written at every checkpoint and at the end (``--metrics-file``).
+    metrics_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
