@@ -7,8 +7,13 @@ from pathlib import Path
 
 import click
 
-from jobs.common import api_key, api_key_file_option, debug_option, reports_errors
-from pipeline.account import remaining_credits
+from jobs.common import (
+    api_key,
+    api_key_file_option,
+    debug_option,
+    log_format_option,
+    reports_errors,
+)
 from pipeline.settings import DEFAULT_ACCOUNT_URL
 
 
@@ -23,9 +28,12 @@ from pipeline.settings import DEFAULT_ACCOUNT_URL
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"credits": N} on stdout.')
 @api_key_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def credits(account_url: str, as_json: bool, api_key_file: Path | None, debug: bool) -> None:
     """Print the remaining credits of the API key (exit 3 when the key is refused)."""
+    from pipeline.account import remaining_credits
+
     count = remaining_credits(account_url=account_url, api_key=api_key(api_key_file))
     click.echo(json.dumps({"credits": count}) if as_json else str(count))

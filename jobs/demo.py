@@ -1,31 +1,13 @@
-"""``ferry demo``: the main job end to end, offline, with nothing set up.
-
-Starts the local File Upload API and a source server on loopback, migrates the sample manifest
-(two rows fail on purpose: a missing source and an ``ftp://`` URL), shows the result table,
-then runs again to show that done rows are skipped. It lives with the commands because it is
-the one place that uses both the library (``pipeline``) and the server (``fileapi``).
-"""
+"""``ferry demo``: the whole job offline against the local server, nothing to set up."""
 
 from __future__ import annotations
 
-import secrets
 import sys
-import tempfile
-from importlib import resources
 from pathlib import Path
-from typing import TextIO
 
 import click
-import polars as pl
 
-from fileapi import BackgroundServer, ServerSettings, make_app
-from fileapi.sources import make_source_app
-from jobs.common import debug_option, progress_option, reports_errors
-from pipeline.errors import ExitCode
-from pipeline.results import read_results
-from pipeline.runner import run
-from pipeline.settings import RunSettings
-from pipeline.summary import RunSummary
+from jobs.common import debug_option, log_format_option, progress_option, reports_errors
 
 
 @click.command(name="demo")
@@ -35,6 +17,7 @@ from pipeline.summary import RunSummary
     help="Keep the demo's files here (default: a new temporary folder).",
 )
 @progress_option
+@log_format_option
 @debug_option
 @reports_errors
 def demo(workdir: Path | None, progress: bool, debug: bool) -> None:
@@ -43,91 +26,6 @@ def demo(workdir: Path | None, progress: bool, debug: bool) -> None:
     Two rows fail on purpose (a missing source, an ftp:// URL); exit 0 means it all ran as
     designed.
     """
+    from jobs.demo_run import run_demo  # the servers, polars: only when the demo runs
+
     sys.exit(run_demo(workdir=workdir, progress=progress))
-
-
-#: The two rows of the sample manifest that fail by design.
-PLANNED_FAILURES = {"missing-source": "source_error", "bad-scheme": "invalid_row"}
-
-
-def sample_path(name: str) -> Path:
-    """A file shipped in ``sample_manifests`` (works from a wheel install too)."""
-    return Path(str(resources.files("sample_manifests").joinpath(name)))
-
-
-def write_demo_manifest(workdir: Path, sources_url: str) -> Path:
-    """The sample manifest with ``{sources}`` pointed at the running source server."""
-    text = sample_path("demo.csv").read_text(encoding="utf-8")
-    manifest = workdir / "demo.csv"
-    manifest.write_text(text.replace("{sources}", sources_url), encoding="utf-8")
-    return manifest
-
-
-def run_demo(
-    *, workdir: Path | None = None, progress: bool = False, out: TextIO | None = None
-) -> ExitCode:
-    """Run the demo; returns 0 when everything happened as designed."""
-    stream = out if out is not None else sys.stderr
-    root = workdir or Path(tempfile.mkdtemp(prefix="ferry-demo-"))
-    root.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(16)
-    api_settings = ServerSettings(
-        data_dir=root / "server-data", keys=(key,), allow_private_sources=True, port=0
-    )
-    source_app = make_source_app(sample_path("sources"))
-    with (
-        BackgroundServer(make_app(api_settings)) as api,
-        BackgroundServer(source_app) as sources,
-    ):
-        print(
-            f"ferry demo: File Upload API on {api.base_url}, sources on {sources.base_url}",
-            file=stream,
-        )
-        manifest = write_demo_manifest(root, sources.base_url)
-        settings = RunSettings(
-            manifest=manifest,
-            results=root / "demo.results.parquet",
-            base_url=api.base_url,
-            api_key=key,
-            concurrency=8,
-            retries=1,
-            backoff_base=0.05,
-            progress=progress,
-            log_every_seconds=1.0,
-        )
-        print(f"ferry demo: first run of {manifest}", file=stream)
-        first = run(settings, stream=stream)
-        print(first.text(), file=stream)
-        _show_table(settings.results)
-        print("ferry demo: second run of the same command: done rows are skipped", file=stream)
-        second = run(settings, stream=stream)
-        print(second.text(), file=stream)
-    return _verdict(first, second, settings.results, stream)
-
-
-def _show_table(results: Path) -> None:
-    table = read_results(results).select("id", "status", "error_kind", "download_url", "expires_at")
-    with pl.Config(tbl_rows=12, fmt_str_lengths=60, tbl_width_chars=140):
-        print(table.head(12))
-    print(f"... {table.height} rows in {results}")
-
-
-def _verdict(first: RunSummary, second: RunSummary, results: Path, stream: TextIO) -> ExitCode:
-    table = read_results(results)
-    failed = dict(table.filter(pl.col("status") == "failed").select("id", "error_kind").iter_rows())
-    ok_rows = table.filter(pl.col("status") == "ok").height
-    as_designed = (
-        failed == PLANNED_FAILURES
-        and ok_rows == table.height - len(PLANNED_FAILURES)
-        and second.ok == 0
-        and second.skipped == ok_rows
-    )
-    if as_designed:
-        print(
-            f"ferry demo: as designed: {ok_rows} rows uploaded, {len(failed)} failed on purpose "
-            f"({', '.join(sorted(failed.values()))}); the rerun skipped {second.skipped} done rows",
-            file=stream,
-        )
-        return ExitCode.OK
-    print(f"ferry demo: NOT as designed: failed rows {failed}, ok {ok_rows}", file=stream)
-    return ExitCode.FAILED

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,13 +17,15 @@ from jobs.common import (
     concurrency_option,
     debug_option,
     duration,
+    log_format_option,
+    metrics_file_option,
     progress_option,
     rate,
     reports_errors,
-    say,
     source_headers,
 )
-from pipeline import RunSettings, Shard, default_results_path, run_manifest
+from pipeline.errors import LockedError, PipelineError
+from pipeline.logs import fields
 from pipeline.settings import (
     DEFAULT_RETENTION,
     DEFAULT_RETRIES,
@@ -29,9 +33,14 @@ from pipeline.settings import (
     DEFAULT_UPLOAD_PATH,
     DEFAULT_VIA,
     VIA_CHOICES,
+    RunSettings,
+    Shard,
     Via,
 )
+from pipeline.summary import CapacityEstimate, RunSummary
 from pipeline.units import API_RETENTION, Rate
+
+log = logging.getLogger(__name__)
 
 
 @click.command(name="run")
@@ -105,7 +114,9 @@ from pipeline.units import API_RETENTION, Rate
     help="Header for ferry's own downloads (relay); ${VAR} in VALUE is read from the "
     "environment. Repeatable. Values are never echoed or written.",
 )
+@metrics_file_option
 @api_key_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def run(
@@ -127,6 +138,7 @@ def run(
     progress: bool,
     via: Via,
     source_header: tuple[str, ...],
+    metrics_file: Path | None,
     api_key_file: Path | None,
     debug: bool,
 ) -> None:
@@ -141,38 +153,70 @@ def run(
       ferry run photos.csv --dry-run                # new N, retry N, refresh N, skip N
       ferry run ./exports/                          # every file below a folder
       ferry run private.csv --via relay --source-header 'Authorization: Bearer ${SRC_TOKEN}'
+      ferry run photos.csv --refresh-within 1d --metrics-file /var/lib/node_exporter/ferry.prom
 
     Exit codes: 0 all planned rows ok, 1 some rows failed, 2 bad usage or manifest,
     3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
     """
-    settings = RunSettings(
-        manifest=manifest,
-        results=results if results is not None else default_results_path(manifest),
-        base_url=base_url,
-        api_key="" if dry_run else api_key(api_key_file),
-        upload_path=upload_path.strip("/") or DEFAULT_UPLOAD_PATH,
-        concurrency=concurrency,
-        rate=rate_cap,
-        retries=retries,
-        timeout=timeout,
-        retention=retention if retention is not None else DEFAULT_RETENTION,
-        failed_only=failed_only,
-        refresh_within=refresh_within,
-        limit=limit,
-        shard=Shard.parse(shard) if shard else None,
-        dry_run=dry_run,
-        progress=progress,
-        via=via,
-        source_headers=source_headers(source_header),
-    )
-    summary = run_manifest(settings)
+    from pipeline import default_results_path, run_manifest
+    from pipeline.metrics import record_failed_start, record_run
+
+    started_at = time.time()
+    results_path = results if results is not None else default_results_path(manifest)
+    try:
+        settings = RunSettings(
+            manifest=manifest,
+            results=results_path,
+            base_url=base_url,
+            api_key="" if dry_run else api_key(api_key_file),
+            upload_path=upload_path.strip("/") or DEFAULT_UPLOAD_PATH,
+            concurrency=concurrency,
+            rate=rate_cap,
+            retries=retries,
+            timeout=timeout,
+            retention=retention if retention is not None else DEFAULT_RETENTION,
+            failed_only=failed_only,
+            refresh_within=refresh_within,
+            limit=limit,
+            shard=Shard.parse(shard) if shard else None,
+            dry_run=dry_run,
+            progress=progress,
+            via=via,
+            source_headers=source_headers(source_header),
+            metrics_file=None if dry_run else metrics_file,
+        )
+        summary = run_manifest(settings)
+    except LockedError:
+        raise  # the run that holds the table owns its metrics file
+    except PipelineError as exc:
+        if not dry_run:
+            record_failed_start(
+                metrics_file, results_path, exit_code=exc.exit_code, started_at=started_at
+            )
+        raise
     if dry_run:
-        if as_json:
-            click.echo(json.dumps(summary.plan))
-        else:
-            click.echo(summary.plan_line())
+        _print_plan(summary, settings, as_json)
         return
-    say(summary.text())
+    record_run(settings.metrics_file, summary, final=True)
+    log.info(summary.text(), extra=fields(**summary.to_json()))
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     sys.exit(summary.exit_code)
+
+
+def _print_plan(summary: RunSummary, settings: RunSettings, as_json: bool) -> None:
+    """``--dry-run``: the plan on stdout; with ``--rate``, how long it takes on stderr."""
+    plan: dict[str, float] = dict(summary.plan)
+    if settings.rate is not None:
+        estimate = CapacityEstimate(summary.planned, settings.rate, settings.retention)
+        plan["estimated_seconds"] = round(estimate.seconds, 1)
+        facts = fields(
+            estimated_seconds=plan["estimated_seconds"],
+            planned=summary.planned,
+            rate=str(settings.rate),
+            retention_seconds=settings.retention,
+        )
+        log.info(estimate.line(), extra=facts)
+        if estimate.too_slow:
+            log.warning(estimate.warning(), extra=facts)
+    click.echo(json.dumps(plan) if as_json else summary.plan_line())

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from fileapi import ServerSettings, run_server
 from fileapi.settings import (
     DEFAULT_CREDITS,
     DEFAULT_FAIL_RATE,
@@ -21,9 +20,10 @@ from fileapi.settings import (
     DEFAULT_PORT,
     DEFAULT_STATUS_MODE,
     STATUS_MODES,
+    ServerSettings,
     SettingsError,
 )
-from jobs.common import duration, rate, say
+from jobs.common import duration, log_format_option, rate, say
 from pipeline.errors import UsageError
 from pipeline.units import API_RETENTION, Rate, parse_size
 
@@ -152,6 +152,7 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
     metavar="SIZE",
     help="Cap of a Base64 upload, decoded.",
 )
+@log_format_option
 @click.option("--debug", is_flag=True, help="Log at DEBUG level.")
 def serve(
     host: str,
@@ -203,9 +204,14 @@ def serve(
         )
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    say(f"ferry serve: data in {data_dir}")
+    from fileapi.runner import run_server
+    from pipeline.logs import current_format
+
+    say(f"ferry serve: data in {data_dir}", data_dir=str(data_dir))
     try:
-        run_server(settings, announce_keys=generated, debug=debug)
+        run_server(
+            settings, announce_keys=generated, debug=debug, json_logs=current_format() == "json"
+        )
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}"

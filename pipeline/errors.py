@@ -207,6 +207,15 @@ class CreditsError(FatalApiError):
     hint = "no credits left: add credits to the account, then run again"
 
 
+def _kinds(cls: type[UploadError]) -> set[str]:
+    return {cls.error_kind}.union(*(_kinds(sub) for sub in cls.__subclasses__()))
+
+
+#: Every ``error_kind`` a result row can carry, read off the tree above (the metrics file lists
+#: each one, zero or not).
+ERROR_KINDS: tuple[str, ...] = tuple(sorted(_kinds(UploadError)))
+
+
 def one_line(text: str, limit: int = 500) -> str:
     """Fold ``text`` into one line of at most ``limit`` characters."""
     flat = " ".join(str(text).split())

@@ -18,8 +18,8 @@ from pipeline.errors import RateLimitedError, ServerError, UploadError
 from pipeline.retry import RetryPolicy
 from pipeline.settings import (
     DEFAULT_BACKOFF_BASE,
-    DEFAULT_VERIFY_BACKOFF_CAP,
-    DEFAULT_VERIFY_RETRIES,
+    VERIFY_DEFAULT_BACKOFF_CAP,
+    VERIFY_DEFAULT_RETRIES,
 )
 from pipeline.transport import transport_errors
 
@@ -30,7 +30,7 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:\d+-\d+|\*)/(\d+)\s*$", re.IGNORECA
 TRANSIENT_CLIENT_STATUSES = frozenset({408, 425, 429})
 #: The retry policy of a link check when none is given.
 DEFAULT_LINK_RETRY = RetryPolicy(
-    DEFAULT_VERIFY_RETRIES, DEFAULT_BACKOFF_BASE, DEFAULT_VERIFY_BACKOFF_CAP
+    VERIFY_DEFAULT_RETRIES, DEFAULT_BACKOFF_BASE, VERIFY_DEFAULT_BACKOFF_CAP
 )
 
 

@@ -2,39 +2,38 @@
 
 Both are ``NamedTuple``s: as cheap to build as the dicts they replace, and the worker's contract
 is visible to mypy. A :class:`ResultRow`'s fields are the result table's columns, in order, with
-timestamps as epoch microseconds (the journal's form); :meth:`ResultRow.to_journal` is the line.
+timestamps as epoch microseconds (the journal's form), then the row's place (``key``, ``row``);
+:meth:`ResultRow.to_journal` is its journal line.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import polars as pl
-
-from pipeline.client import Uploaded
-from pipeline.errors import UploadError
 from pipeline.schema import STATUS_FAILED, STATUS_OK
+from pipeline.store.journal import JOURNAL_COLUMNS
 
-#: The plan's columns a worker reads, in :class:`PlannedRow` order.
-PLANNED_COLUMNS = ("id", "url", "upload_path", "file_name", "_invalid")
+if TYPE_CHECKING:  # the planner builds planned rows without importing aiohttp
+    from pipeline.client import Uploaded
+    from pipeline.errors import UploadError
 
 
 class PlannedRow(NamedTuple):
-    """One row to upload: its identity, source, target and, for a bad row, why it cannot go."""
+    """One row to upload: its identity, source, target, for a bad row why it cannot go, and its
+    place (``key`` in the table, ``row`` of the manifest; see :mod:`pipeline.store`).
+
+    The fields are :data:`pipeline.plan.TODO_COLUMNS`, in order.
+    """
 
     id: str
     url: str | None  # None only for an invalid row (empty URL)
     upload_path: str
     file_name: str | None
     invalid: str | None
-
-
-def planned_rows(todo: pl.DataFrame) -> Iterator[PlannedRow]:
-    """The rows of a plan's ``todo`` frame, lazily, as :class:`PlannedRow`."""
-    return map(PlannedRow._make, todo.select(PLANNED_COLUMNS).iter_rows())
+    key: int | None
+    row: int | None
 
 
 class ResultRow(NamedTuple):
@@ -58,10 +57,13 @@ class ResultRow(NamedTuple):
     attempts: int
     finished_at: int
     run_id: str
+    key: int | None
+    row: int | None
 
     def to_journal(self) -> dict[str, Any]:
-        """The journal's line for this row: a dict keyed by the result columns, in order."""
-        return self._asdict()
+        """The journal's line for this row: the result columns, in order, then ``_key`` and
+        ``_row``."""
+        return dict(zip(JOURNAL_COLUMNS, self, strict=True))
 
 
 def _micros(value: datetime | None) -> int | None:
@@ -104,6 +106,8 @@ def result_row(
                 attempts,
                 finished_at,
                 run_id,
+                job.key,
+                job.row,
             ),
         )
     return _new_row(
@@ -127,5 +131,7 @@ def result_row(
             attempts,
             finished_at,
             run_id,
+            job.key,
+            job.row,
         ),
     )

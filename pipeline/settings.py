@@ -31,10 +31,12 @@ DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_LOG_EVERY_SECONDS = 5.0
 DEFAULT_VIA: Via = "url"
 MAX_CONCURRENCY = 4096
-#: ``ferry verify``: a link check is one small request, so it gives up sooner than an upload.
-DEFAULT_VERIFY_TIMEOUT = 30.0
-DEFAULT_VERIFY_RETRIES = 2
-DEFAULT_VERIFY_BACKOFF_CAP = 10.0
+#: ``ferry verify``'s defaults: a link check is one small request, so it gives up sooner than an
+#: upload; its ``--concurrency`` is the one option it shares with ``ferry run``.
+VERIFY_DEFAULT_CONCURRENCY = DEFAULT_CONCURRENCY
+VERIFY_DEFAULT_TIMEOUT = 30.0
+VERIFY_DEFAULT_RETRIES = 2
+VERIFY_DEFAULT_BACKOFF_CAP = 10.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class RunSettings:
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
     via: Via = DEFAULT_VIA
     source_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Prometheus text file written at every checkpoint and at the end (``--metrics-file``).
+    metrics_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -111,12 +115,12 @@ class VerifySettings:
     """Everything one ``ferry verify`` needs; built by ``jobs/verify.py``."""
 
     results: Path
-    concurrency: int = DEFAULT_CONCURRENCY
-    timeout: float = DEFAULT_VERIFY_TIMEOUT
-    retries: int = DEFAULT_VERIFY_RETRIES
+    concurrency: int = VERIFY_DEFAULT_CONCURRENCY
+    timeout: float = VERIFY_DEFAULT_TIMEOUT
+    retries: int = VERIFY_DEFAULT_RETRIES
     progress: bool = False
     backoff_base: float = DEFAULT_BACKOFF_BASE
-    backoff_cap: float = DEFAULT_VERIFY_BACKOFF_CAP
+    backoff_cap: float = VERIFY_DEFAULT_BACKOFF_CAP
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
 
     def __post_init__(self) -> None:

@@ -1,7 +1,8 @@
 """The contract's duration (``90s``, ``3d``), rate (``20/10s``) and size (``100MB``) syntax.
 
-The bottom layer of ferry: ``fileapi`` (the server) imports this module and :mod:`pipeline.errors`
-and nothing else of ``pipeline``, so the server never depends on the client.
+Part of the bottom layer of ferry: ``fileapi`` (the server) imports this module,
+:mod:`pipeline.errors` and :mod:`pipeline.logs` and nothing else of ``pipeline``, so the server
+never depends on the client.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("pipeline", "fileapi", "jobs")
-#: What ``fileapi`` may use of ``pipeline``: the shared units and the errors they raise.
-BOTTOM_OF_PIPELINE = {"pipeline.units", "pipeline.errors"}
+#: What ``fileapi`` may use of ``pipeline``: the shared units, the errors they raise, the log
+#: format (all three import nothing but the standard library and each other).
+BOTTOM_OF_PIPELINE = {"pipeline.units", "pipeline.errors", "pipeline.logs"}
 
 
 def module_name(path: Path) -> str:
@@ -97,3 +98,13 @@ def test_no_import_cycle_between_modules() -> None:
         if name not in state:
             visit(name, [name])
     assert not cycles, cycles
+
+
+def test_the_bottom_of_the_library_imports_only_itself() -> None:
+    used = {
+        f"{module} imports {name}"
+        for module in sorted(BOTTOM_OF_PIPELINE)
+        for name, _ in imported_modules(MODULES[module])
+        if ours(name) and name not in BOTTOM_OF_PIPELINE
+    }
+    assert not used

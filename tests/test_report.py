@@ -27,8 +27,8 @@ from fileapi import BackgroundServer
 from pipeline.report import build_report, default_report_path, write_report
 from pipeline.report.charts import Bar, Column, Segment, column_chart, hbar_chart, nice_ticks
 from pipeline.report.figures import MAX_BARS, collect, count_by_bucket, pick_bucket, source_host
-from pipeline.results import write_results
 from pipeline.schema import RESULT_POLARS_SCHEMA
+from pipeline.store.table import write_results
 from tests.conftest import url_rows, write_manifest
 
 Cli = Callable[..., Result]
@@ -440,7 +440,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_report_renders_in_headless_chromium(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jobs.demo import run_demo
+    from jobs.demo_run import run_demo
 
     exe = chromium()
     demo = tmp_path / "demo"

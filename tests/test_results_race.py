@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.results import empty_results, read_results, write_results
+from pipeline.store.table import empty_results, read_results, write_results
 
 
 def table_of(rows: int) -> pl.DataFrame:

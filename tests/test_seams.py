@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import polars as pl
 import pytest
 from aiohttp import web
 
@@ -24,10 +23,12 @@ from pipeline.errors import (
     SourceError,
     SourceUnavailableError,
 )
+from pipeline.plan import TODO_COLUMNS
 from pipeline.retry import RetryPolicy
-from pipeline.rows import PLANNED_COLUMNS, PlannedRow, ResultRow, planned_rows, result_row
+from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.schema import RESULT_COLUMNS
 from pipeline.sources import Sources, source_failure, source_kind
+from pipeline.store.journal import JOURNAL_COLUMNS
 from pipeline.transport import make_session, transport_errors
 
 
@@ -118,37 +119,31 @@ async def test_a_missing_local_file_is_a_source_error_naming_it(tmp_path: Path) 
             assert (body.part_name, body.content_type) == ("here.txt", "text/plain")
 
 
-def test_result_rows_are_the_result_columns_in_order() -> None:
-    assert ResultRow._fields == RESULT_COLUMNS
-    job = PlannedRow("a", "http://s/a", "p", None, None)
+def test_result_rows_are_the_journal_columns_in_order() -> None:
+    assert ResultRow._fields[: len(RESULT_COLUMNS)] == RESULT_COLUMNS
+    assert [f"_{name}" for name in ResultRow._fields[len(RESULT_COLUMNS) :]] == list(
+        JOURNAL_COLUMNS[len(RESULT_COLUMNS) :]
+    )
+    job = PlannedRow("a", "http://s/a", "p", None, None, 7, 3)
     row = result_row(job, method="url", run_id="r1", attempts=2, error=ServerError("HTTP 500"))
     line = row.to_journal()
-    assert list(line) == list(RESULT_COLUMNS)
+    assert list(line) == list(JOURNAL_COLUMNS)
     assert (line["status"], line["error_kind"], line["attempts"]) == ("failed", "server_error", 2)
     assert (line["error"], line["http_status"], line["download_url"]) == ("HTTP 500", None, None)
+    assert (line["_key"], line["_row"]) == (7, 3)
     at = datetime(2026, 1, 2, tzinfo=UTC)
     uploaded = Uploaded("http://d/a", "p/a", 5, "text/plain", at, at + timedelta(days=3), 200)
     ok = result_row(job, method="stream", run_id="r2", attempts=1, uploaded=uploaded)
-    assert ok._asdict() | {"finished_at": 0} == {
-        **dict.fromkeys(RESULT_COLUMNS),
+    assert ok.to_journal() | {"finished_at": 0} == {
+        **dict.fromkeys(JOURNAL_COLUMNS),
         **{"id": "a", "url": "http://s/a", "upload_path": "p", "method": "stream"},
         **{"status": "ok", "download_url": "http://d/a", "file_path": "p/a", "file_size": 5},
         **{"mime_type": "text/plain", "uploaded_at": int(at.timestamp() * 1e6)},
         **{"expires_at": int((at + timedelta(days=3)).timestamp() * 1e6), "http_status": 200},
-        **{"attempts": 1, "finished_at": 0, "run_id": "r2"},
+        **{"attempts": 1, "finished_at": 0, "run_id": "r2", "_key": 7, "_row": 3},
     }
 
 
-def test_workers_receive_only_the_planned_columns() -> None:
-    todo = pl.DataFrame(
-        {
-            "id": ["a"],
-            "url": ["http://s/a"],
-            "upload_path": ["p"],
-            "file_name": [None],
-            "_invalid": [None],
-            "category": ["new"],
-        }
-    )
-    assert list(planned_rows(todo)) == [PlannedRow("a", "http://s/a", "p", None, None)]
-    assert "category" not in PLANNED_COLUMNS
+def test_workers_receive_the_planned_columns_only() -> None:
+    assert [name.lstrip("_") for name in TODO_COLUMNS] == list(PlannedRow._fields)
+    assert "category" not in TODO_COLUMNS

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.results import empty_results
 from pipeline.schema import RESULT_COLUMNS, STATUS_FAILED, STATUS_OK
 from pipeline.status import EXPIRING_WINDOW, load_table
+from pipeline.store import empty_results
 
 #: Bars a time chart aims to stay under; the bucket ladder keeps it above about 20.
 MAX_BARS = 60
