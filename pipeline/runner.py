@@ -121,7 +121,7 @@ class _Run:
         self.plan = plan
         self.out = out
         self.extras = extras_of(manifest)
-        self.base_dir = manifest.path.parent if manifest.path.is_file() else manifest.path
+        self.base_dir = manifest.base_dir
         self.journal = Journal(journal_path_for(settings.results))
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
