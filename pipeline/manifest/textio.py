@@ -53,9 +53,13 @@ Reader = Callable[[int], bytes]
 
 
 def blocks(
-    read: Reader, label: str, fmt: str, *, quoted: bool, block_bytes: int = BLOCK_BYTES
+    read: Reader, label: str, fmt: str, *, quoted: bool, block_bytes: int | None = None
 ) -> Iterator[Block]:
-    """The checked blocks of the text that ``read`` returns; the first has no BOM."""
+    """The checked blocks of the text that ``read`` returns; the first has no BOM.
+
+    ``block_bytes`` (default :data:`BLOCK_BYTES`) is how much is read at a time.
+    """
+    block_bytes = block_bytes or BLOCK_BYTES
     line = 1
     first = True
     for data in _cut(read, quoted=quoted, block_bytes=block_bytes):
@@ -80,7 +84,7 @@ def _cut(read: Reader, *, quoted: bool, block_bytes: int) -> Iterator[bytes]:
             return
         data = carry + chunk if carry else chunk
         end = _last_record_end(data, quoted)
-        if end == 0 and len(data) <= MAX_RECORD_BYTES:
+        if end == 0 and len(data) <= max(MAX_RECORD_BYTES, block_bytes):
             carry = data
             continue
         if end == 0:
