@@ -172,18 +172,6 @@ CASES: tuple[BadManifest, ...] = (
         "utf16", "utf16.csv", "url\nhttps://example.com/a.jpg\n".encode("utf-16"), "UTF-16"
     ),
     BadManifest(
-        "wrong-delimiter-semicolon",
-        "semicolon.csv",
-        b"url;id\nhttps://example.com/a.jpg;1\n",
-        "wrong delimiter? ferry reads comma-separated CSV",
-    ),
-    BadManifest(
-        "wrong-delimiter-tab",
-        "tabs.csv",
-        b"url\tid\nhttps://example.com/a.jpg\t1\n",
-        "one column holding a tab: wrong delimiter",
-    ),
-    BadManifest(
         "unbalanced-quotes",
         "quotes.csv",
         b'url,id\nhttps://example.com/a.jpg,1\n"https://example.com/b.jpg,2\n'

@@ -126,10 +126,7 @@ def _no_url_message(names: Sequence[str], delimiter_hint: str | None) -> str:
     if len(names) == 1 and delimiter_hint is not None:
         for delimiter, shown in ((",", "','"), (";", "';'"), ("\t", "a tab"), ("|", "'|'")):
             if delimiter != delimiter_hint and delimiter in names[0]:
-                return message + (
-                    f"; the header is one column holding {shown}: wrong delimiter? "
-                    "ferry reads comma-separated CSV"
-                )
+                return message + f"; the header is one column holding {shown}: wrong --delimiter?"
     return message + " (or name it: --column url=NAME)"
 
 

@@ -26,6 +26,7 @@ from pipeline.manifest.inputs import Input
 from pipeline.manifest.messages import fields
 from pipeline.manifest.options import ManifestOptions
 from pipeline.manifest.raw import RawTable
+from pipeline.manifest.sniff import sniff_delimiter
 from pipeline.manifest.textio import Block, blocks, first_record_end
 
 _HTTP_FIRST_FIELD: Final = re.compile(r"^\s*\"?\s*https?://", re.IGNORECASE)
@@ -38,7 +39,7 @@ def read_csv(source: Input, options: ManifestOptions) -> RawTable:
     first = next(chunks)
     end = first_record_end(first.data, quoted=True)
     header_line = first.data[:end]
-    delimiter = options.delimiter or ","
+    delimiter = options.delimiter or sniff_delimiter(header_line)
     names = parse_header(source.label, header_line, delimiter)
     if _HTTP_FIRST_FIELD.match(names[0]):
         layout = Layout(names=("url", "file_name"), delimiter=delimiter, headerless=True)

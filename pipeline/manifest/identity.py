@@ -17,31 +17,27 @@ DIGEST_SIZE: Final = 10
 
 
 def identities(frame: pl.DataFrame) -> pl.Series:
-    """The identity of every row of ``frame`` (columns ``url``, ``upload_path``, ``file_name``).
-
-    The one per-row Python loop of reading a manifest, over C-level hashing.
-    """
+    """The identity of every row of ``frame`` (columns ``url``, ``upload_path``, ``file_name``)."""
     joined = frame.select(
         pl.concat_str(
-            [
-                pl.col("url").fill_null(""),
-                pl.col("upload_path").fill_null(""),
-                pl.col("file_name").fill_null(""),
-            ],
+            [pl.col(name).fill_null("") for name in ("url", "upload_path", "file_name")],
             separator=SEPARATOR,
         )
     ).to_series()
-    blake2b = hashlib.blake2b
-    size = DIGEST_SIZE
     # Polars hands out the UTF-8 bytes directly: no str round trip.
-    utf8: list[bytes] = joined.cast(pl.Binary).to_list()
-    return pl.Series("id", [blake2b(value, digest_size=size).hexdigest() for value in utf8])
+    return pl.Series("id", _digests(joined.cast(pl.Binary).to_list()), dtype=pl.String)
 
 
 def row_identity(url: str | None, upload_path: str, file_name: str | None) -> str:
     """The identity of one row, from its effective values (stripped, default upload_path)."""
-    frame = pl.DataFrame(
-        {"url": [url], "upload_path": [upload_path], "file_name": [file_name]},
-        schema={"url": pl.String, "upload_path": pl.String, "file_name": pl.String},
-    )
-    return str(identities(frame)[0])
+    joined = SEPARATOR.join((url or "", upload_path, file_name or ""))
+    # surrogatepass: a lone surrogate (never in a polars string) still hashes, and every
+    # other string encodes exactly as UTF-8, as polars holds it.
+    return _digests([joined.encode("utf-8", "surrogatepass")])[0]
+
+
+def _digests(keys: list[bytes]) -> list[str]:
+    """The hash itself, the one per-row Python loop of reading a manifest (C-level hashing)."""
+    blake2b = hashlib.blake2b
+    size = DIGEST_SIZE
+    return [blake2b(key, digest_size=size).hexdigest() for key in keys]
