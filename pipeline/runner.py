@@ -55,7 +55,7 @@ def extras_of(manifest: Manifest) -> pl.DataFrame:
 
 def plan_run(settings: RunSettings) -> RunSummary:
     """``--dry-run``: the plan against the table (and any journal), calling nothing."""
-    manifest = read_manifest(settings.manifest, default_upload_path=settings.upload_path)
+    manifest = read_manifest(settings.manifest, settings.manifest_options)
     check_results_path(settings.results)
     table = read_results(settings.results)
     table = fold(table, read_journal(journal_path_for(settings.results)), extras_of(manifest))
@@ -84,7 +84,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     if settings.dry_run:
         return plan_run(settings)
     out = stream if stream is not None else sys.stderr
-    manifest = read_manifest(settings.manifest, default_upload_path=settings.upload_path)
+    manifest = read_manifest(settings.manifest, settings.manifest_options)
     check_results_path(settings.results)
     with table_lock(settings.results):
         table = read_results(settings.results)

@@ -76,6 +76,10 @@ def test_bad_results_table_exits_2_and_is_never_overwritten(
         ["--via", "carrier-pigeon"],
         ["--source-header", "no colon here"],
         ["--base-url", "ftp://example"],
+        ["--format", "xlsx"],
+        ["--delimiter", ";;"],
+        ["--column", "colour=paint"],
+        ["--column", "url"],
     ],
 )
 def test_bad_options_exit_2_before_any_request(
@@ -86,6 +90,24 @@ def test_bad_options_exit_2_before_any_request(
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert sum(api.app[STATS].requests_by_path.values()) == 0
+
+
+def test_column_not_in_the_manifest_exits_2_naming_both(
+    cli: Cli, api: BackgroundServer, sources: BackgroundServer, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 2))
+    result = cli("run", manifest, "--base-url", api.base_url, "--column", "url=image_url")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "--column url=image_url" in result.stderr and "'image_url'" in result.stderr
+    assert sum(api.app[STATS].requests_by_path.values()) == 0
+
+
+def test_unknown_column_field_exits_2_naming_both(cli: Cli, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m.csv", url_rows("https://e.com", 1))
+    result = cli("run", manifest, "--dry-run", "--column", "colour=paint")
+    assert result.exit_code == 2
+    assert "unknown field 'colour'" in result.stderr and "colour=paint" in result.stderr
 
 
 def test_bad_rows_fail_alone_as_invalid_row(
