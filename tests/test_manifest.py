@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,15 +33,19 @@ def rows(manifest: Manifest, *columns: str) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_bad_manifest_is_one_clear_line(case: BadManifest, tmp_path: Path) -> None:
+def test_bad_manifest_is_one_clear_line(
+    case: BadManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if case.skip_reason:
         pytest.skip(case.skip_reason)
     path = case.build(tmp_path)
+    if case.stdin:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
     with pytest.raises(ManifestError) as info:
-        read_manifest(path)
+        read_manifest("-" if case.stdin else path)
     message = str(info.value)
     assert "\n" not in message and "\r" not in message
-    assert message.startswith(str(path) + ": ")
+    assert message.startswith(("-" if case.stdin else str(path)) + ": ")
     assert case.expect in message
     assert len(message) < 400
 

@@ -62,6 +62,12 @@ def test_column_mapping_and_integrity_columns_reach_the_table(
     ("manifest", "expected"),
     [
         ("s3://bucket/manifests/photos.parquet", "photos.results.parquet"),
+        ("a/urls.txt", "a/urls.results.parquet"),
+        ("a/urls.list.gz", "a/urls.results.parquet"),
+        ("a/transfer.tsv", "a/transfer.results.parquet"),
+        ("export.jsonl.gz", "export.results.parquet"),
+        ("export.NDJSON", "export.results.parquet"),
+        ("https://host/share/urls.txt?sig=abc#x", "urls.results.parquet"),
         ("gs://bucket/deep/list.csv.gz", "list.results.parquet"),
         ("https://host/share/urls.csv?sig=abc#x", "urls.results.parquet"),
         ("https://host/export", "export.results.parquet"),

@@ -16,10 +16,15 @@ import pyarrow.csv as pacsv
 from pipeline.manifest.messages import fields
 
 
-def locate_csv_problem(data: bytes, delimiter: str) -> tuple[int | None, str | None]:
+def locate_csv_problem(
+    data: bytes, delimiter: str, *, quoting: bool = True
+) -> tuple[int | None, str | None]:
     """Row and description of the first quoting or field-count problem in ``data``."""
     reader = csv.reader(
-        io.StringIO(data.decode("utf-8", "replace"), newline=""), delimiter=delimiter, strict=True
+        io.StringIO(data.decode("utf-8", "replace"), newline=""),
+        delimiter=delimiter,
+        strict=True,
+        quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
     )
     width: int | None = None
     row = 0
@@ -43,7 +48,9 @@ def locate_csv_problem(data: bytes, delimiter: str) -> tuple[int | None, str | N
     return None, None
 
 
-def find_short_row(data: bytes, first_column: str, delimiter: str) -> tuple[int, int] | None:
+def find_short_row(
+    data: bytes, first_column: str, delimiter: str, *, quoting: bool = True
+) -> tuple[int, int] | None:
     """The first data row of ``data`` with fewer fields than its header, as (row, fields)."""
     found: list[tuple[int, int]] = []
 
@@ -59,6 +66,7 @@ def find_short_row(data: bytes, first_column: str, delimiter: str) -> tuple[int,
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter,
+                quote_char='"' if quoting else False,
                 newlines_in_values=True,
                 ignore_empty_lines=False,
                 invalid_row_handler=handler,

@@ -51,16 +51,21 @@ def read_csv(source: Input, options: ManifestOptions) -> RawTable:
     return layout.table(source, body, chunks)
 
 
-def parse_header(label: str, line: bytes, delimiter: str) -> list[str]:
+def parse_header(label: str, line: bytes, delimiter: str, *, quoting: bool = True) -> list[str]:
     """The fields of the header line, unquoted."""
     if not line.strip():
         raise ManifestError(label, "empty file (no header row)")
     try:
         header = pl.read_csv(
-            line, has_header=False, n_rows=1, infer_schema=False, separator=delimiter
+            line,
+            has_header=False,
+            n_rows=1,
+            infer_schema=False,
+            separator=delimiter,
+            quote_char='"' if quoting else None,
         )
     except (Exception, pl.exceptions.PanicException) as exc:
-        _, message = locate_csv_problem(line, delimiter)
+        _, message = locate_csv_problem(line, delimiter, quoting=quoting)
         raise ManifestError(label, message or _MALFORMED) from exc
     return [name if name is not None else "" for name in header.row(0)]
 
@@ -116,7 +121,7 @@ class Layout:
                 quote_char='"' if self.quoting else None,
             )
         except (Exception, pl.exceptions.PanicException) as exc:
-            row, message = locate_csv_problem(text, self.delimiter)
+            row, message = locate_csv_problem(text, self.delimiter, quoting=self.quoting)
             raise ManifestError(
                 label, message or _MALFORMED, row=None if row is None else done + row
             ) from exc
@@ -128,7 +133,7 @@ class Layout:
             last = self.names[-1]
             if frame.select(pl.col(last).is_null().any()).item():
                 # polars pads a row with too few fields with nulls; pyarrow tells them apart.
-                short = find_short_row(text, self.names[0], self.delimiter)
+                short = find_short_row(text, self.names[0], self.delimiter, quoting=self.quoting)
                 if short is not None:
                     row, count = short
                     raise ManifestError(

@@ -125,7 +125,7 @@ def _local(path: Path, options: ManifestOptions) -> Input:
         fmt = options.format
     if fmt is None:
         raise ManifestError(
-            label, f"unknown extension {quote(path.suffix)}: use {KNOWN_EXTENSIONS}"
+            label, f"unknown extension {quote(path.suffix)}: use {KNOWN_EXTENSIONS}, or --format"
         )
     if not stat.S_ISREG(st.st_mode):
         raise ManifestError(label, "not a regular file")

@@ -36,11 +36,19 @@ DELIMITERS: Final = (",", ";", "\t", "|")
 #: may also be gzip-compressed: ``.csv.gz``, ``.jsonl.gz``, ...
 EXTENSIONS: Final[tuple[tuple[str, Format], ...]] = (
     (".parquet", "parquet"),
+    (".ndjson", "jsonl"),
+    (".jsonl", "jsonl"),
+    (".urls", "txt"),
+    (".list", "txt"),
     (".csv", "csv"),
+    (".tsv", "tsv"),
+    (".txt", "txt"),
 )
 
 #: What the person is told when an extension is unknown.
-KNOWN_EXTENSIONS: Final = ".csv, .csv.gz or .parquet"
+KNOWN_EXTENSIONS: Final = (
+    ".csv, .tsv, .txt, .urls, .list, .jsonl, .ndjson (each also .gz) or .parquet"
+)
 
 #: Standard input as MANIFEST.
 STDIN: Final = "-"

@@ -20,15 +20,21 @@ from pipeline.manifest.columns import ColumnMap, check_types, map_columns
 from pipeline.manifest.csvfile import read_csv
 from pipeline.manifest.folder import read_folder
 from pipeline.manifest.inputs import Input, open_input
+from pipeline.manifest.jsonl import read_jsonl
 from pipeline.manifest.normalise import normalise
 from pipeline.manifest.options import STDIN, ManifestOptions, is_remote
 from pipeline.manifest.parquetfile import read_parquet
 from pipeline.manifest.raw import RawTable, rechunk
+from pipeline.manifest.tsvfile import read_tsv
+from pipeline.manifest.urllist import read_urls
 
 DEFAULT_BATCH_ROWS = 100_000
 
 _READERS: dict[str, Callable[[Input, ManifestOptions], RawTable]] = {
     "csv": read_csv,
+    "tsv": read_tsv,
+    "txt": read_urls,
+    "jsonl": read_jsonl,
     "parquet": read_parquet,
 }
 
