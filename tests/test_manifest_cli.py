@@ -7,11 +7,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 from fileapi import STATS, BackgroundServer
 from pipeline.errors import UsageError
 from pipeline.results import default_results_path, read_results
+from tests.conftest import API_KEY
 
 Cli = Callable[..., Result]
 
@@ -81,3 +82,29 @@ def test_default_results_path_of_every_format(manifest: str, expected: str) -> N
 def test_default_results_path_of_stdin_is_refused() -> None:
     with pytest.raises(UsageError, match="--results is required"):
         default_results_path("-")
+
+
+def run_stdin(args: list[str], data: bytes) -> Result:
+    from jobs.cli import main
+
+    env: dict[str, str | None] = {"KIE_API_KEY": API_KEY, "FERRY_SHARD": None}
+    return CliRunner().invoke(main, args, input=data, env=env, catch_exceptions=False)
+
+
+def test_stdin_manifest_runs_and_needs_results(
+    api: BackgroundServer, sources: BackgroundServer, tmp_path: Path
+) -> None:
+    data = "".join(f"{sources.base_url}/f{n:03d}.txt\n" for n in range(3)).encode()
+    refused = run_stdin(["run", "-", "--base-url", api.base_url], data)
+    assert refused.exit_code == 2
+    assert "--results" in refused.stderr and refused.stderr.count("\n") == 1
+    assert uploads(api) == 0
+
+    table = tmp_path / "piped.results.parquet"
+    done = run_stdin(["run", "-", "--base-url", api.base_url, "--results", str(table)], data)
+    assert done.exit_code == 0, done.stderr
+    assert read_results(table)["status"].to_list() == ["ok"] * 3
+    again = run_stdin(
+        ["run", "-", "--base-url", api.base_url, "--results", str(table), "--dry-run"], data
+    )
+    assert again.stdout.strip() == "new 0, retry 0, refresh 0, skip 3"

@@ -4,8 +4,11 @@ gzip of each, standard input; one test group per format, each against ``read_man
 from __future__ import annotations
 
 import gzip
+import io
+import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from pipeline.errors import ManifestError, UsageError
@@ -240,3 +243,73 @@ def test_same_rows_as_csv_or_jsonl_plan_the_same_identities(tmp_path: Path) -> N
     assert from_csv.equals(from_jsonl)
     assert read_manifest(txt).frame["id"][0] == from_csv["id"][0]
     assert from_csv["id"][0] == row_identity("https://e.com/a.jpg", "ferry", None)
+
+
+# --- standard input and --format -----------------------------------------------------------
+
+
+def from_stdin(
+    monkeypatch: pytest.MonkeyPatch, data: bytes, **options: object
+) -> list[tuple[object, ...]]:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    manifest = read_manifest("-", ManifestOptions(**options))  # type: ignore[arg-type]
+    assert manifest.path is None and manifest.label == "-"
+    assert manifest.base_dir == Path.cwd()
+    return manifest.frame.select("url", "file_name", "_row").rows()
+
+
+def parquet(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
+
+
+STDIN_CASES = {
+    "csv": b"url;file_name\nhttps://e.com/a;a.jpg\n",
+    "headerless-csv": b"https://e.com/a,a.jpg\n",
+    "tsv-http-data": b"TsvHttpData-1.0\nhttps://e.com/a\t3\n",
+    "txt": b"# list\nhttps://e.com/a\n",
+    "txt-paths": b"/data/a.jpg\n./b.jpg\n",
+    "jsonl": b'\xef\xbb\xbf{"url": "https://e.com/a", "file_name": "a.jpg"}\n',
+    "parquet": parquet(pl.DataFrame({"url": ["https://e.com/a"], "file_name": ["a.jpg"]})),
+}
+
+
+@pytest.mark.parametrize("name", STDIN_CASES)
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_stdin_format_is_sniffed(
+    monkeypatch: pytest.MonkeyPatch, name: str, compressed: bool
+) -> None:
+    data = STDIN_CASES[name]
+    got = from_stdin(monkeypatch, gzip.compress(data) if compressed else data)
+    if name == "txt-paths":
+        assert got == [("/data/a.jpg", None, 1), ("./b.jpg", None, 2)]
+    else:
+        url, row = "https://e.com/a", 2 if name == "txt" else 1
+        assert got == [(url, "a.jpg" if "a.jpg" in repr(data) else None, row)]
+
+
+def test_stdin_format_option_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Sniffed, this is a URL list; as CSV its first line is a headerless url,file_name row.
+    data = b"https://e.com/a\nhttps://e.com/b\n"
+    assert from_stdin(monkeypatch, data, format="csv") == [
+        ("https://e.com/a", None, 1),
+        ("https://e.com/b", None, 2),
+    ]
+
+
+def test_format_option_overrides_the_extension(tmp_path: Path) -> None:
+    path = write(tmp_path / "export.data", '{"url": "https://e.com/a"}\n')
+    with pytest.raises(ManifestError, match=r"unknown extension '.data'.*or --format"):
+        read_manifest(path)
+    assert rows(path, "url", format="jsonl") == [("https://e.com/a",)]
+    gz = write(tmp_path / "list.gz", gzip.compress(b"https://e.com/a\n"))
+    assert rows(gz, "url", format="txt") == [("https://e.com/a",)]
+
+
+def test_stdin_torn_json_names_stdin_and_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"url": "https://e.com/a"}\n{"url": '))
+    )
+    with pytest.raises(ManifestError, match=r"^-: row 2: malformed JSON"):
+        read_manifest("-")
