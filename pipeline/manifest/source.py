@@ -25,6 +25,7 @@ from pipeline.manifest.normalise import normalise
 from pipeline.manifest.options import STDIN, ManifestOptions, is_remote
 from pipeline.manifest.parquetfile import read_parquet
 from pipeline.manifest.raw import RawTable, rechunk
+from pipeline.manifest.remote import open_remote
 from pipeline.manifest.tsvfile import read_tsv
 from pipeline.manifest.urllist import read_urls
 
@@ -146,7 +147,7 @@ def open_manifest(source: Path | str, *, options: ManifestOptions | None = None)
             )
 
     def read() -> RawTable:
-        inp = open_input(source, options, opener=None)
+        inp = open_input(source, options, opener=open_remote)
         try:
             return _READERS[inp.format](inp, options)
         except BaseException:
