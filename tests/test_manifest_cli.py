@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from fileapi import STATS, BackgroundServer
 from pipeline.errors import UsageError
-from pipeline.results import default_results_path, read_results
+from pipeline.store.table import default_results_path, read_results
 from tests.conftest import API_KEY
 
 Cli = Callable[..., Result]

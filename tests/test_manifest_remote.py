@@ -16,7 +16,7 @@ from click.testing import Result
 from fileapi import STATS, BackgroundServer
 from pipeline.errors import ManifestError
 from pipeline.manifest import read_manifest
-from pipeline.results import read_results
+from pipeline.store.table import read_results
 
 Cli = Callable[..., Result]
 BUCKET = "manifests"
