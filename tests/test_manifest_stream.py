@@ -158,3 +158,29 @@ def test_any_block_size_reads_what_polars_reads_whole(
     assert got["_row"].to_list() == list(range(1, len(notes) + 1))
     whole = pl.read_csv(path, infer_schema=False)
     assert got["note"].to_list() == whole["note"].to_list()
+
+
+def test_a_folder_never_uploads_ferrys_own_files(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    (folder / "deep").mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(b"a")
+    (folder / "deep" / "b.jpg").write_bytes(b"b")
+    own = [
+        "run.results.parquet.journal",
+        "run.results.parquet.lock",
+        "run.results.parquet.tmp-123",
+        ".run.results.parquet.tmp-9",
+        "run.results.parquet.checkpoints/0001.parquet",
+        "run.parquet.plan/part-3.parquet",
+    ]
+    for name in own:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"x")
+    pl.DataFrame({"id": ["a"], "status": ["ok"], "run_id": ["r"]}).write_parquet(
+        folder / "renamed.parquet"
+    )
+    with open_manifest(folder) as source:
+        assert source.path == folder and source.extra_columns == ()
+        frame = pl.concat(source.batches(rows=1))
+    assert frame["id"].to_list() == ["a.jpg", "deep/b.jpg"]
+    assert frame["upload_path"].to_list() == ["ferry", "ferry/deep"]

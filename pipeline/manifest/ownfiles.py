@@ -1,18 +1,17 @@
 """Which files in a folder are ferry's own (result tables and what ferry keeps beside them).
 
-A folder given as MANIFEST never uploads them, wherever ``--results`` points. One small
-function on purpose: the result store will own this rule.
+A folder given as MANIFEST never uploads them, wherever ``--results`` points. The rule itself
+belongs to the result store (:func:`pipeline.store.files.is_own_file`); this is the one place
+the folder reader asks it.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Final
 
-_OWN_FILES: Final = re.compile(r"\.results\.(parquet|csv)(\.journal|\.lock)?$|^\.[^/]*\.tmp-\d+$")
+from pipeline.store.files import is_own_file
 
 
 def is_ferry_file(path: Path) -> bool:
-    """True for a result table, its journal and lock, and ferry's temporary files."""
-    return _OWN_FILES.search(path.name) is not None
+    """True for a result table, its journal, lock, checkpoints, plan and temporary files."""
+    return is_own_file(path)
