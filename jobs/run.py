@@ -26,6 +26,7 @@ from jobs.common import (
 )
 from pipeline.errors import LockedError, PipelineError
 from pipeline.logs import fields
+from pipeline.manifest.options import FORMATS, Format, is_remote, parse_column_option
 from pipeline.settings import (
     DEFAULT_RETENTION,
     DEFAULT_RETRIES,
@@ -44,12 +45,33 @@ log = logging.getLogger(__name__)
 
 
 @click.command(name="run")
-@click.argument("manifest", type=click.Path(path_type=Path))
+@click.argument("manifest", metavar="MANIFEST")
 @click.option(
     "--results",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Result table (.parquet or .csv). Default: <manifest dir>/<stem>.results.parquet; "
-    "a result table given as MANIFEST is its own.",
+    help="Result table (.parquet or .csv). Default: <manifest dir>/<stem>.results.parquet "
+    "(./<stem>.results.parquet for a remote manifest; required with -); a result table "
+    "given as MANIFEST is its own.",
+)
+@click.option(
+    "--format",
+    "manifest_format",
+    type=click.Choice(FORMATS),
+    help="Read MANIFEST as this format, whatever its extension (default: by extension; "
+    "sniffed for -).",
+)
+@click.option(
+    "--delimiter",
+    help="CSV delimiter, instead of the one sniffed from the header among , ; tab | "
+    "(write a tab as '\\t').",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="FIELD=NAME",
+    help="Read field FIELD (url, upload_path, file_name, id, size, md5, sha256) from the "
+    "manifest column NAME. Repeatable: --column url=image_url --column file_name=title.",
 )
 @base_url_option()
 @click.option(
@@ -120,8 +142,11 @@ log = logging.getLogger(__name__)
 @debug_option
 @reports_errors
 def run(
-    manifest: Path,
+    manifest: str,
     results: Path | None,
+    manifest_format: Format | None,
+    delimiter: str | None,
+    columns: tuple[str, ...],
     base_url: str,
     upload_path: str,
     concurrency: int,
@@ -142,7 +167,10 @@ def run(
     api_key_file: Path | None,
     debug: bool,
 ) -> None:
-    """Upload every row of MANIFEST (CSV or Parquet) that has no ok result yet.
+    """Upload every row of MANIFEST that has no ok result yet.
+
+    MANIFEST is a file (CSV, TSV, URL list, JSON Lines, each also .gz, or Parquet), a folder,
+    - for standard input, or an s3://, gs:// or https:// URL.
 
     \b
     Examples:
@@ -154,6 +182,14 @@ def run(
       ferry run ./exports/                          # every file below a folder
       ferry run private.csv --via relay --source-header 'Authorization: Bearer ${SRC_TOKEN}'
       ferry run photos.csv --refresh-within 1d --metrics-file /var/lib/node_exporter/ferry.prom
+      ferry run report.csv --delimiter ';'          # CSV; the delimiter is sniffed otherwise
+      ferry run products.csv --column url=image_url --column file_name=sku
+      ferry run transfer.tsv                        # TSV, or a TsvHttpData-1.0 list
+      ferry run urls.txt                            # one URL per line, # comments
+      ferry run export.jsonl.gz                     # JSON Lines (also .ndjson), gzipped
+      ferry run photos.parquet
+      psql -Atc 'select url from photos' | ferry run - --results photos.results.parquet
+      ferry run s3://bucket/manifests/photos.parquet  # writes ./photos.results.parquet
 
     Exit codes: 0 all planned rows ok, 1 some rows failed, 2 bad usage or manifest,
     3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
@@ -162,10 +198,11 @@ def run(
     from pipeline.metrics import record_failed_start, record_run
 
     started_at = time.time()
-    results_path = results if results is not None else default_results_path(manifest)
+    source: Path | str = manifest if manifest == "-" or is_remote(manifest) else Path(manifest)
+    results_path = results if results is not None else default_results_path(source)
     try:
         settings = RunSettings(
-            manifest=manifest,
+            manifest=source,
             results=results_path,
             base_url=base_url,
             api_key="" if dry_run else api_key(api_key_file),
@@ -184,6 +221,9 @@ def run(
             via=via,
             source_headers=source_headers(source_header),
             metrics_file=None if dry_run else metrics_file,
+            manifest_format=manifest_format,
+            delimiter="\t" if delimiter in ("\\t", "tab") else delimiter,
+            columns=dict(parse_column_option(value) for value in columns),
         )
         summary = run_manifest(settings)
     except LockedError:

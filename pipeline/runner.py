@@ -21,10 +21,10 @@ from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import FatalApiError, ServerError, TableWriteError
 from pipeline.logs import fields
-from pipeline.manifest import read_manifest
+from pipeline.manifest import open_manifest
 from pipeline.metrics import record_run
 from pipeline.pacing import Pacing
-from pipeline.plan import Plan, PlanOptions, make_plan
+from pipeline.plan import ManifestNames, Plan, PlanOptions, make_plan
 from pipeline.progress import Progress
 from pipeline.retry import RetryPolicy
 from pipeline.rows import PlannedRow, ResultRow, result_row
@@ -53,13 +53,17 @@ def new_run_id() -> str:
 BATCH_ROWS = 100_000
 
 
-def _manifest_batches(settings: RunSettings) -> tuple[Iterator[pl.DataFrame], Path, str]:
-    """The manifest's rows in batches, the folder local sources are relative to, its label."""
-    manifest = read_manifest(settings.manifest, default_upload_path=settings.upload_path)
-    frame = manifest.frame
-    batches = (frame.slice(offset, BATCH_ROWS) for offset in range(0, frame.height, BATCH_ROWS))
-    base_dir = manifest.path.parent if manifest.path.is_file() else manifest.path
-    return batches, base_dir, str(manifest.path)
+@contextlib.contextmanager
+def _manifest(
+    settings: RunSettings,
+) -> Iterator[tuple[Iterator[pl.DataFrame], Path, ManifestNames]]:
+    """The manifest's rows in batches, the folder local sources are relative to, its names."""
+    with open_manifest(settings.manifest, options=settings.manifest_options) as source:
+        base_dir = Path.cwd() if source.path is None else source.path
+        if base_dir.is_file():
+            base_dir = base_dir.parent
+        names = ManifestNames(source.label, source.id_column, source.file_name_column)
+        yield source.batches(BATCH_ROWS), base_dir, names
 
 
 def _options(settings: RunSettings) -> PlanOptions:
@@ -76,15 +80,14 @@ def plan_run(settings: RunSettings) -> RunSummary:
     """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
     store = ResultStore(settings.results)
     check_results_path(settings.results)
-    batches, _, label = _manifest_batches(settings)
-    with _scratch_folder(settings.results) as scratch:
+    with _manifest(settings) as (batches, _, names), _scratch_folder(settings.results) as scratch:
         if store.has_leftovers():  # plan against the table as a reader sees it
             folded = ResultStore(scratch / "folded.parquet")
             folded.write(store.read())
             store = folded
         else:
             store.read_header()
-        plan = make_plan(batches, store, _options(settings), scratch=scratch, label=label)
+        plan = make_plan(batches, store, _options(settings), scratch=scratch, names=names)
     return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
 
 
@@ -112,8 +115,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
     check_results_path(settings.results)
-    batches, base_dir, label = _manifest_batches(settings)
-    with store.locked():
+    with _manifest(settings) as (batches, base_dir, names), store.locked():
         store.read_header()
         recovered = store.recover()
         if recovered:
@@ -123,7 +125,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
                 extra=fields(rows=recovered, results=str(settings.results)),
             )
         try:
-            plan = make_plan(batches, store, _options(settings), scratch=None, label=label)
+            plan = make_plan(batches, store, _options(settings), scratch=None, names=names)
         except BaseException:
             ManifestChunks(store.files.plan, [], []).remove()
             raise

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.errors import UsageError
+from pipeline.manifest.options import DEFAULT_UPLOAD_PATH as DEFAULT_UPLOAD_PATH
+from pipeline.manifest.options import Format, ManifestOptions
 from pipeline.units import API_RETENTION_SECONDS, Rate
 
 #: How ``http(s)://`` sources reach the API (see :mod:`pipeline.transfers`).
@@ -20,7 +22,6 @@ VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
 
 DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
 DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
-DEFAULT_UPLOAD_PATH = "ferry"
 DEFAULT_CONCURRENCY = 16
 DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT = 120.0
@@ -66,7 +67,8 @@ class Shard:
 class RunSettings:
     """Everything one run needs; built by ``jobs/`` from options and the environment."""
 
-    manifest: Path
+    #: A path, ``-`` (standard input) or an ``s3://``, ``gs://`` or ``https://`` URL.
+    manifest: Path | str
     results: Path
     base_url: str
     api_key: str = field(repr=False, default="")
@@ -90,6 +92,20 @@ class RunSettings:
     source_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Prometheus text file written at every checkpoint and at the end (``--metrics-file``).
     metrics_file: Path | None = None
+    #: ``--format``, ``--delimiter`` and ``--column FIELD=NAME``: how to read the manifest.
+    manifest_format: Format | None = None
+    delimiter: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def manifest_options(self) -> ManifestOptions:
+        """How the manifest is read."""
+        return ManifestOptions(
+            default_upload_path=self.upload_path,
+            format=self.manifest_format,
+            delimiter=self.delimiter,
+            columns=self.columns,
+        )
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -108,6 +124,7 @@ class RunSettings:
             raise UsageError(f"--base-url: '{self.base_url}' is not an http(s) URL")
         if ".." in self.upload_path.split("/"):
             raise UsageError("--upload-path must not contain '..'")
+        self.manifest_options  # noqa: B018 - validates --format, --delimiter and --column
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.atomic import commit
-from pipeline.errors import ResultsError
+from pipeline.errors import ResultsError, UsageError
+from pipeline.manifest.options import STDIN, is_remote, stem_of_name
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
 from pipeline.store.files import TableFiles
 
@@ -30,19 +31,23 @@ def default_results_path(manifest: Path | str) -> Path:
     """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results.
 
     A manifest is taken for a result table when its name says so (``*.results.*``) or when its
-    header has the result table's ``status`` and ``run_id`` columns.
+    header has the result table's ``status`` and ``run_id`` columns. A remote manifest's table
+    is ``./<stem>.results.parquet`` in the working directory; standard input (``-``) has no
+    default: :class:`UsageError` naming ``--results``.
     """
+    if isinstance(manifest, str) and manifest == STDIN:
+        raise UsageError("--results is required when the manifest is read from standard input (-)")
+    if isinstance(manifest, str) and is_remote(manifest):
+        name = manifest.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
+        if ".results." in name:
+            return Path(name)
+        return Path(f"{stem_of_name(name) or 'manifest'}.results.parquet")
     path = Path(manifest)
     name = path.name
     if ".results." in name or looks_like_results(path):
         return path
-    for suffix in (".csv.gz", ".csv", ".parquet"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    else:
-        name = path.name if path.is_dir() else path.stem
-    return path.with_name(f"{name}.results.parquet")
+    stem = name if path.is_dir() else stem_of_name(name)
+    return path.with_name(f"{stem}.results.parquet")
 
 
 def looks_like_results(path: Path) -> bool:
