@@ -63,7 +63,7 @@ class ResultRow(NamedTuple):
     def to_journal(self) -> dict[str, Any]:
         """The journal's line for this row: the result columns, in order, then ``_key`` and
         ``_row``."""
-        return dict(zip(JOURNAL_COLUMNS, self, strict=True))
+        return dict(zip(JOURNAL_COLUMNS, self))  # noqa: B905 - the fields are the columns (tested)
 
 
 def _micros(value: datetime | None) -> int | None:
@@ -83,33 +83,7 @@ def result_row(
     error: UploadError | None = None,
 ) -> ResultRow:
     """The result of ``job``: uploaded (``uploaded``) or failed (``error``)."""
-    finished_at = time.time_ns() // 1000
-    if uploaded is not None:
-        return _new_row(
-            ResultRow,
-            (
-                job.id,
-                job.url,
-                job.upload_path,
-                job.file_name,
-                method,
-                STATUS_OK,
-                uploaded.download_url,
-                uploaded.file_path,
-                uploaded.file_size,
-                uploaded.mime_type,
-                _micros(uploaded.uploaded_at),
-                _micros(uploaded.expires_at),
-                None,  # error_kind
-                None,  # error
-                uploaded.http_status,
-                attempts,
-                finished_at,
-                run_id,
-                job.key,
-                job.row,
-            ),
-        )
+    ok = uploaded is not None
     return _new_row(
         ResultRow,
         (
@@ -118,18 +92,18 @@ def result_row(
             job.upload_path,
             job.file_name,
             method,
-            STATUS_FAILED,
-            None,  # download_url
-            None,  # file_path
-            None,  # file_size
-            None,  # mime_type
-            None,  # uploaded_at
-            None,  # expires_at
+            STATUS_OK if ok else STATUS_FAILED,
+            uploaded.download_url if uploaded else None,
+            uploaded.file_path if uploaded else None,
+            uploaded.file_size if uploaded else None,
+            uploaded.mime_type if uploaded else None,
+            _micros(uploaded.uploaded_at) if uploaded else None,
+            _micros(uploaded.expires_at) if uploaded else None,
             error.error_kind if error else None,
             str(error) if error else None,
-            error.http_status if error else None,
+            uploaded.http_status if uploaded else (error.http_status if error else None),
             attempts,
-            finished_at,
+            time.time_ns() // 1000,
             run_id,
             job.key,
             job.row,

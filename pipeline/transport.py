@@ -9,7 +9,6 @@ and the credit check. Nothing else catches ``aiohttp.ClientError``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 
 import aiohttp
 
@@ -63,11 +62,6 @@ class transport_errors:  # lower case: it reads like a function, ``with transpor
     def __enter__(self) -> None:
         return None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is not None and isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
+        if isinstance(exc, TimeoutError | aiohttp.ClientError | OSError):
             raise translate_transport_error(exc) from exc
