@@ -6,6 +6,7 @@ process loses nothing it finished; a torn last line (killed mid-write) is ignore
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -71,9 +72,14 @@ class Journal:
             os.fsync(self._file.fileno())
 
     def close(self, *, remove: bool = False) -> None:
-        """Close the file; ``remove`` deletes it (its rows are in the table)."""
+        """Close the file; ``remove`` deletes it (its rows are in the table).
+
+        Closing never raises for a write that failed before (disk full): the rows of a failed
+        append were never counted as recorded, and the lines before them are on disk.
+        """
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
             self._file = None
         if remove and self.path.exists():
             self.path.unlink()

@@ -37,6 +37,9 @@ class RunRecorder:
         self.chunks = chunks
         self.checkpoints = Checkpoints(files)
         self.journal = Journal(files.journal)
+        #: Set when a journal write failed: what follows in the file cannot be trusted, so
+        #: nothing more is appended (the rows already there are recovered by the next run).
+        self.broken = False
 
     def open(self) -> None:
         """Start the run's checkpoints and journal (any leftovers were recovered before)."""
