@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.client import ApiClient, make_session
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
@@ -59,6 +60,20 @@ def run_event_loop(coro: Any) -> Any:
 BATCH_ROWS = 100_000
 
 
+def _expected_rows(path: Path | None) -> int | None:
+    """About how many rows a local manifest has, to size the plan's partitions."""
+    if path is None:
+        return None
+    try:
+        if path.is_dir():
+            return 0  # a folder's files: few enough to plan in one partition
+        if path.suffix.lower() == ".parquet":
+            return int(pq.read_metadata(path).num_rows)
+        return path.stat().st_size // 40  # text: a URL and a little more a line
+    except Exception:  # unreadable: the manifest reader says why
+        return None
+
+
 @contextlib.contextmanager
 def _manifest(
     settings: RunSettings,
@@ -68,7 +83,9 @@ def _manifest(
         base_dir = Path.cwd() if source.path is None else source.path
         if base_dir.is_file():
             base_dir = base_dir.parent
-        names = ManifestNames(source.label, source.id_column, source.file_name_column)
+        names = ManifestNames(
+            source.label, source.id_column, source.file_name_column, _expected_rows(source.path)
+        )
         yield source.batches(BATCH_ROWS), base_dir, names
 
 
@@ -245,7 +262,7 @@ class _Run:
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
                     )
-                self._record(row)
+                await self._record(row)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -262,11 +279,11 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    def _record(self, row: Row) -> None:
+    async def _record(self, row: Row) -> None:
         if self.recorder.broken:
             return  # the journal failed: this row is not recorded, so it is not counted either
         try:
-            self.recorder.append(row)
+            await self.recorder.append(row)
         except OSError as exc:  # disk full: stop, and count only the rows on disk
             self.recorder.broken = True
             self._failed_write(self.recorder.files.journal, exc)
