@@ -56,8 +56,8 @@ def run_event_loop(coro: Any) -> Any:
         return runner.run(coro)
 
 
-#: Manifest rows per batch handed to the planner.
-BATCH_ROWS = 100_000
+#: Manifest rows per batch handed to the planner: the peak of reading follows it.
+BATCH_ROWS = 50_000
 
 
 def _expected_rows(path: Path | None) -> int | None:
