@@ -7,11 +7,14 @@ import contextlib
 import logging
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 
+import aiohttp
 from aiohttp import web
 
 from fileapi.app import make_app
+from fileapi.protocol import ApiAppRunner
 from fileapi.settings import ServerSettings
 
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -19,7 +22,13 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(debug: bool = False) -> None:
-    """Send the server's logs (one access line per request) to stderr; DEBUG if ``debug``."""
+    """Send the server's logs (one access line per request) to stderr; DEBUG if ``debug``.
+
+    aiohttp's warnings about a client's malformed ``Content-Disposition`` are silenced: the
+    server answers such a request itself (``fileapi.forms``), a warning would only be noise.
+    """
+    for category in (aiohttp.BadContentDispositionHeader, aiohttp.BadContentDispositionParam):
+        warnings.filterwarnings("ignore", category=category)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     for name in ("fileapi", "aiohttp.server", "aiohttp.web"):
@@ -53,7 +62,7 @@ def run_server(
 
 
 async def _serve(settings: ServerSettings, announce_keys: bool) -> None:
-    runner = web.AppRunner(
+    runner = ApiAppRunner(
         make_app(settings),
         access_log=None,
         handle_signals=False,
