@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from fileapi import handlers, uploads
+from fileapi import handlers, openapi, uploads
 from fileapi.credits import CreditLedger
 from fileapi.faults import FaultState, fault_middleware
 from fileapi.fetch import Fetcher
@@ -63,6 +63,7 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_post("/api/file-stream-upload", uploads.stream_upload)
     app.router.add_post("/api/file-base64-upload", uploads.base64_upload)
     app.router.add_get("/api/v1/chat/credit", handlers.credit)
+    app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(f"/files/{{token:{token}}}/{{tail:.+}}", handlers.file_view)
     app.router.add_get(f"/{{token:{token}}}/{{tail:.+}}", handlers.download)
 
