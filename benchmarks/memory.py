@@ -174,8 +174,8 @@ def write_plan_inputs(work: Path, rows: int) -> tuple[Path, Path]:
     import polars as pl
 
     from pipeline.manifest import read_manifest
-    from pipeline.results import write_results
     from pipeline.schema import RESULT_POLARS_SCHEMA
+    from pipeline.store import write_results
 
     work.mkdir(parents=True, exist_ok=True)
     manifest_path = work / "plan.parquet"

@@ -15,15 +15,15 @@ _EXPORTS = {
     "PipelineError": "pipeline.errors",
     "RunSettings": "pipeline.settings",
     "Shard": "pipeline.settings",
-    "default_results_path": "pipeline.results",
+    "default_results_path": "pipeline.store.table",
     "run_manifest": "pipeline.runner:run",
 }
 
 if TYPE_CHECKING:
     from pipeline.errors import PipelineError
-    from pipeline.results import default_results_path
     from pipeline.runner import run as run_manifest
     from pipeline.settings import RunSettings, Shard
+    from pipeline.store.table import default_results_path
 
 __all__ = [
     "PipelineError",

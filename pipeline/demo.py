@@ -16,9 +16,9 @@ from typing import TextIO
 
 import polars as pl
 
-from pipeline.results import read_results
 from pipeline.runner import run
 from pipeline.settings import RunSettings
+from pipeline.store import read_results
 from pipeline.summary import RunSummary
 
 #: The two rows of the sample manifest that fail by design.

@@ -15,11 +15,8 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import ResultsError
-from pipeline.journal import journal_path_for
-from pipeline.leftover import read_with_journal
-from pipeline.lock import table_lock
-from pipeline.results import check_results_path, write_results
 from pipeline.schema import STATUS_OK
+from pipeline.store import ResultStore, check_results_path
 
 _TABLE = "__ferry_table"
 _POS = "__ferry_pos"
@@ -99,22 +96,22 @@ def merge_tables(tables: list[Path], out: Path) -> MergeReport:
     if not tables:
         raise ResultsError(out, "name at least one result table to merge")
     check_results_path(out)
-    out_journal = journal_path_for(out)
+    target = ResultStore(out)
     resolved = {p.resolve() for p in tables}
-    with table_lock(out):
-        if out_journal.exists() and out.resolve() not in resolved:
+    with target.locked():
+        if target.has_leftovers() and out.resolve() not in resolved:
             raise ResultsError(
                 out,
-                "a journal left by an interrupted run is beside this table: name the table "
-                "among the inputs so its rows are kept, or remove the journal",
+                "rows left by an interrupted run are beside this table (its journal or "
+                "checkpoints): name the table among the inputs so its rows are kept, or run "
+                "ferry on it first",
             )
-        frames = [read_with_journal(path)[0] for path in tables]
+        frames = [ResultStore(path).read() for path in tables]
         try:
             merged, shared = merge_frames(frames)
         except pl.exceptions.PolarsError as exc:
             raise ResultsError(out, f"the tables cannot be combined: {exc}") from exc
-        write_results(merged, out)
-        out_journal.unlink(missing_ok=True)  # its rows were folded in above
+        target.replace(merged)  # its leftovers were folded in above
     return MergeReport(
         tables=list(tables),
         out=out,

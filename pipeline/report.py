@@ -27,9 +27,9 @@ import polars as pl
 from pipeline import __version__
 from pipeline.charts import Bar, Column, Segment, column_chart, esc, fmt_int, hbar_chart, legend
 from pipeline.errors import UsageError
-from pipeline.results import empty_results
 from pipeline.schema import RESULT_COLUMNS, STATUS_FAILED, STATUS_OK
 from pipeline.status import EXPIRING_WINDOW, load_table
+from pipeline.store import empty_results
 
 #: Bars a time chart aims to stay under; the bucket ladder keeps it above about 20.
 MAX_BARS = 60

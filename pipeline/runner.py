@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
@@ -15,14 +19,12 @@ import polars as pl
 from pipeline.client import ApiClient, make_session
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
 from pipeline.errors import FatalApiError, ServerError, TableWriteError
-from pipeline.journal import Journal, journal_path_for, read_journal
-from pipeline.lock import table_lock
-from pipeline.manifest import Manifest, read_manifest
+from pipeline.manifest import read_manifest
 from pipeline.pacing import BackoffGate, SlidingWindowLimiter
-from pipeline.plan import Plan, make_plan
+from pipeline.plan import Plan, PlanOptions, make_plan
 from pipeline.progress import Progress
-from pipeline.results import check_results_path, fold, merge_into_table, read_results
 from pipeline.settings import RunSettings
+from pipeline.store import ManifestChunks, ResultStore, RunRecorder, check_results_path
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.worker import Row, RowUploader, result_row
@@ -48,31 +50,56 @@ def run_event_loop(coro: Any) -> Any:
         return runner.run(coro)
 
 
-def extras_of(manifest: Manifest) -> pl.DataFrame:
-    """``id`` plus the manifest's extra columns, to join onto updated result rows."""
-    return manifest.frame.select("id", *manifest.extra_columns)
+#: Manifest rows per batch handed to the planner.
+BATCH_ROWS = 100_000
 
 
-def plan_run(settings: RunSettings) -> RunSummary:
-    """``--dry-run``: the plan against the table (and any journal), calling nothing."""
+def _manifest_batches(settings: RunSettings) -> tuple[Iterator[pl.DataFrame], Path, str]:
+    """The manifest's rows in batches, the folder local sources are relative to, its label."""
     manifest = read_manifest(settings.manifest, default_upload_path=settings.upload_path)
-    check_results_path(settings.results)
-    table = read_results(settings.results)
-    table = fold(table, read_journal(journal_path_for(settings.results)), extras_of(manifest))
-    plan = _plan(settings, manifest, table)
-    return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
+    frame = manifest.frame
+    batches = (frame.slice(offset, BATCH_ROWS) for offset in range(0, frame.height, BATCH_ROWS))
+    base_dir = manifest.path.parent if manifest.path.is_file() else manifest.path
+    return batches, base_dir, str(manifest.path)
 
 
-def _plan(settings: RunSettings, manifest: Manifest, table: pl.DataFrame) -> Plan:
-    return make_plan(
-        manifest.frame,
-        table,
+def _options(settings: RunSettings) -> PlanOptions:
+    return PlanOptions(
         now=datetime.now(UTC),
         failed_only=settings.failed_only,
         refresh_within=settings.refresh_within,
         limit=settings.limit,
         shard=settings.shard,
     )
+
+
+def plan_run(settings: RunSettings) -> RunSummary:
+    """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
+    store = ResultStore(settings.results)
+    check_results_path(settings.results)
+    batches, _, label = _manifest_batches(settings)
+    with _scratch_folder(settings.results) as scratch:
+        if store.has_leftovers():  # plan against the table as a reader sees it
+            folded = ResultStore(scratch / "folded.parquet")
+            folded.write(store.read())
+            store = folded
+        else:
+            store.read_header()
+        plan = make_plan(batches, store, _options(settings), scratch=scratch, label=label)
+    return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
+
+
+@contextlib.contextmanager
+def _scratch_folder(table: Path) -> Iterator[Path]:
+    """A temporary folder beside ``table`` (named as its own), else in the system's temp."""
+    try:
+        folder = tempfile.mkdtemp(prefix=f"{table.name}.dryrun-", dir=table.parent)
+    except OSError:  # no such folder yet, or not writable
+        folder = tempfile.mkdtemp(prefix="ferry-dryrun-")
+    try:
+        yield Path(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
@@ -84,25 +111,24 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     if settings.dry_run:
         return plan_run(settings)
     out = stream if stream is not None else sys.stderr
-    manifest = read_manifest(settings.manifest, default_upload_path=settings.upload_path)
+    store = ResultStore(settings.results)
     check_results_path(settings.results)
-    with table_lock(settings.results):
-        table = read_results(settings.results)
-        journal_path = journal_path_for(settings.results)
-        leftover = read_journal(journal_path)
-        if leftover.height:
+    batches, base_dir, label = _manifest_batches(settings)
+    with store.locked():
+        store.read_header()
+        recovered = store.recover()
+        if recovered:
             print(
-                f"ferry: folding {leftover.height} rows left by an interrupted run into "
+                f"ferry: folding {recovered} rows left by an interrupted run into "
                 f"{settings.results}",
                 file=out,
             )
-            merge_into_table(settings.results, leftover, extras_of(manifest))
-            table = fold(table, leftover, extras_of(manifest))
-            journal_path.unlink()
-        plan = _plan(settings, manifest, table)
-        del table  # the run never holds the table: checkpoints stream it from disk
-        run = _Run(settings, manifest, plan, out)
-        del manifest  # the run keeps the plan and the extras, not the whole manifest
+        try:
+            plan = make_plan(batches, store, _options(settings), scratch=None, label=label)
+        except BaseException:
+            ManifestChunks(store.files.plan, [], []).remove()
+            raise
+        run = _Run(settings, plan, store.recorder(plan.base, plan.chunks), base_dir, out)
         result: RunSummary = run_event_loop(run.execute())
         return result
 
@@ -113,16 +139,16 @@ class _Run:
     def __init__(
         self,
         settings: RunSettings,
-        manifest: Manifest,
         plan: Plan,
+        recorder: RunRecorder,
+        base_dir: Path,
         out: TextIO,
     ) -> None:
         self.settings = settings
         self.plan = plan
         self.out = out
-        self.extras = extras_of(manifest)
-        self.base_dir = manifest.path.parent if manifest.path.is_file() else manifest.path
-        self.journal = Journal(journal_path_for(settings.results))
+        self.base_dir = base_dir
+        self.recorder = recorder
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
         self.write_error: TableWriteError | None = None
@@ -136,7 +162,7 @@ class _Run:
     async def execute(self) -> RunSummary:
         """Fan the plan out, then write the table whatever happened."""
         started = time.monotonic()
-        self.journal.open()
+        self.recorder.open()
         try:
             with interrupt_on_signals(
                 self.signal,
@@ -148,8 +174,7 @@ class _Run:
             self.summary.interrupted = self.signal.interrupted
             await self.progress.close()
             self.summary.elapsed_seconds = time.monotonic() - started
-            self.checkpoint()
-            self.journal.close(remove=True)
+            self._finish()
         if self.write_error is not None:
             raise self.write_error
         return self.summary
@@ -201,7 +226,7 @@ class _Run:
             checkpoints = asyncio.create_task(self._checkpoints())
             try:
                 await fan_out(
-                    self.plan.todo.iter_rows(named=True),
+                    self.plan.rows(),
                     work,
                     concurrency=settings.concurrency,
                     signal=self.signal,
@@ -213,8 +238,8 @@ class _Run:
                     await checkpoints
 
     def _record(self, row: Row) -> None:
-        self.journal.append(row)
-        if self.journal.rows_written >= CHECKPOINT_ROWS and self.write_error is None:
+        self.recorder.append(row)
+        if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
             try:
                 self.checkpoint()
             except TableWriteError as exc:  # stop here; the final checkpoint tries once more
@@ -241,17 +266,27 @@ class _Run:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Fold the journal into the table, write it atomically, then empty the journal."""
-        if self.journal.rows_written == 0:
+        """Make the rows finished since the last checkpoint durable and visible to readers."""
+        self._guard(self.recorder.checkpoint)
+
+    def _finish(self) -> None:
+        """Write the table once, streamed; on failure every finished row stays recoverable."""
+        if self.write_error is not None:
+            self.recorder.close()
             return
-        self.journal.sync()
         try:
-            merge_into_table(self.settings.results, read_journal(self.journal.path), self.extras)
-        except OSError as exc:  # disk full, permissions: the rows stay safe in the journal
+            self._guard(self.recorder.finish)
+        except TableWriteError as exc:
+            self.recorder.close()
+            self.write_error = exc
+
+    def _guard(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except OSError as exc:  # disk full, permissions: finished rows stay on disk
             self.signal.stop()
             raise TableWriteError(
-                f"{self.settings.results}: cannot write the result table ({exc.strerror or exc}); "
-                f"finished rows are safe in {self.journal.path} and the next run folds them in"
+                f"{self.settings.results}: cannot write the result table "
+                f"({exc.strerror or exc}); finished rows are kept beside it and the next run "
+                "folds them in"
             ) from exc
-        self.journal.truncate()
-        self.journal.rows_written = 0

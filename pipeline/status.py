@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from pipeline.errors import ResultsError
-from pipeline.leftover import read_with_journal
+from pipeline.store import ResultStore
 
 EXPIRING_WINDOW = timedelta(hours=24)
 
@@ -79,8 +79,8 @@ def expand_tables(patterns: list[str]) -> list[Path]:
 
 
 def load_table(path: Path) -> pl.DataFrame:
-    """A result table with any journal a running or killed run left beside it folded in."""
-    return read_with_journal(path)[0]
+    """A result table with every row a running or killed run finished folded in."""
+    return ResultStore(path).read()
 
 
 def table_status(paths: list[Path], *, now: datetime | None = None) -> StatusReport:

@@ -40,14 +40,11 @@ from pipeline.errors import (
     UploadError,
     UsageError,
 )
-from pipeline.journal import journal_path_for
-from pipeline.leftover import read_with_journal
-from pipeline.lock import table_lock
 from pipeline.pacing import backoff_delay
 from pipeline.progress import Progress
-from pipeline.results import check_results_path, write_results
 from pipeline.runner import new_run_id, run_event_loop
 from pipeline.schema import STATUS_FAILED, STATUS_OK
+from pipeline.store import ResultStore, check_results_path, read_results
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_TIMEOUT = 30.0
@@ -213,8 +210,10 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
     check_results_path(path)
     if not path.exists():
         raise ResultsError(path, "no such result table")
-    with table_lock(path):
-        table, folded = read_with_journal(path)
+    store = ResultStore(path)
+    with store.locked():
+        folded = store.recover()
+        table = read_results(path)
         report = VerifyReport(results=path, run_id=f"{new_run_id()}-verify")
         candidates = table.filter(
             (pl.col("status") == STATUS_OK) & pl.col("download_url").is_not_null()
@@ -224,11 +223,9 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
         checks: dict[str, LinkCheck] = run_event_loop(_check_all(candidates, settings, report, out))
         report.elapsed_seconds = time.monotonic() - started
         updated = mark_dead(table, checks, run_id=report.run_id, now=datetime.now(UTC))
-        if report.dead or folded:
-            write_results(updated, path)
-            report.written = True
-        if folded:
-            journal_path_for(path).unlink(missing_ok=True)
+        if report.dead:
+            store.write(updated)
+        report.written = bool(report.dead or folded)
         return report
 
 

@@ -52,6 +52,8 @@ def result_row(
         "attempts": attempts,
         "finished_at": time.time_ns() // 1000,
         "run_id": run_id,
+        "_key": job.get("_key"),
+        "_row": job.get("_row"),
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import Result
 
 from fileapi import STATS, BackgroundServer
-from pipeline.results import read_results
+from pipeline.store.table import read_results
 from tests.bad_manifests import CASES, BadManifest
 from tests.conftest import url_rows, write_manifest
 

@@ -15,10 +15,11 @@ import polars as pl
 from click.testing import Result
 
 from fileapi import BackgroundServer
-from pipeline.journal import Journal, journal_path_for
-from pipeline.lock import table_lock
-from pipeline.results import read_results, write_results
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
+from pipeline.store import TableFiles
+from pipeline.store.journal import Journal
+from pipeline.store.lock import table_lock
+from pipeline.store.table import read_results, write_results
 from tests.conftest import API_KEY, url_rows, write_manifest
 
 Cli = Callable[..., Result]
@@ -153,7 +154,7 @@ def test_a_journal_beside_an_input_is_folded_in_keeping_extras(cli: Cli, tmp_pat
     shard = tmp_path / "shard.results.parquet"
     rows = [{"id": "a", "status": "failed", "minute": 1, "owner": "ops"}]
     write_results(table(rows, owner=pl.String()), shard)
-    journal = Journal(journal_path_for(shard)).open()  # as a killed run leaves it
+    journal = Journal(TableFiles(shard).journal).open()  # as a killed run leaves it
     late = table([{"id": "a", "status": "ok", "minute": 2}]).row(0, named=True)
     late["finished_at"] = int(late["finished_at"].timestamp() * 1_000_000)
     journal.append({name: late[name] for name in RESULT_COLUMNS})
@@ -163,7 +164,7 @@ def test_a_journal_beside_an_input_is_folded_in_keeping_extras(cli: Cli, tmp_pat
     assert merge(cli, shard, "--out", out).exit_code == 0
     merged = read_results(out).row(0, named=True)
     assert (merged["status"], merged["owner"]) == ("ok", "ops")
-    assert journal_path_for(shard).exists()  # an input's journal is not merge's to remove
+    assert TableFiles(shard).journal.exists()  # an input's journal is not merge's to remove
 
 
 def test_bad_inputs_exit_2_and_write_nothing_and_a_held_lock_exits_4(

@@ -35,8 +35,8 @@ from pipeline.report import (
     source_host,
     write_report,
 )
-from pipeline.results import write_results
 from pipeline.schema import RESULT_POLARS_SCHEMA
+from pipeline.store.table import write_results
 from tests.conftest import url_rows, write_manifest
 
 Cli = Callable[..., Result]

@@ -11,9 +11,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.errors import ResultsError
-from pipeline.journal import Journal, read_journal
-from pipeline.results import default_results_path, empty_results, fold, read_results, write_results
 from pipeline.schema import RESULT_COLUMNS
+from pipeline.store import ManifestChunks, ResultStore, TableFiles, is_own_file
+from pipeline.store.checkpoints import Base, fingerprint
+from pipeline.store.journal import Journal, read_journal
+from pipeline.store.table import (
+    default_results_path,
+    empty_results,
+    fold,
+    read_results,
+    write_results,
+)
 from pipeline.worker import result_row
 
 
@@ -113,32 +121,126 @@ def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> Non
     assert default_results_path(tmp_path / "folder") == tmp_path / "folder.results.parquet"
 
 
-@pytest.mark.parametrize("batch_rows", [2, 3, 1000])
-def test_streaming_merge_equals_the_in_memory_fold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_rows: int
-) -> None:
-    import pipeline.results as results_module
+def placed(identity: str, status: str, key: int, manifest_row: int) -> dict[str, object]:
+    return row(identity, status) | {"_key": key, "_row": manifest_row}
 
-    monkeypatch.setattr(results_module, "MERGE_BATCH_ROWS", batch_rows)
+
+@pytest.mark.parametrize("width", [2, 3, 1000])
+def test_streamed_final_write_equals_the_in_memory_fold(tmp_path: Path, width: int) -> None:
     previous = fold(
         empty_results(), read_frame([row(x, "failed") for x in "abcdefg"]), None
     ).with_columns(pl.Series("owner", list("ABCDEFG")))
     path = tmp_path / "t.parquet"
     write_results(previous, path)
-    updates = read_frame([row("z"), row("c"), row("f"), row("y"), row("c", "failed"), row("a")])
-    extras = pl.DataFrame({"id": ["y", "a", "z", "c", "f"], "owner": ["Y", "a2", "Z", "c2", "f2"]})
-    expected = fold(read_results(path), updates, extras)
-    results_module.merge_into_table(path, updates, extras)
+    # the manifest: y, a, z, c, f (rows 1..5), with their owners
+    manifest = pl.DataFrame(
+        {
+            "id": ["y", "a", "z", "c", "f"],
+            "_row": [1, 2, 3, 4, 5],
+            "owner": ["Y", "a2", "Z", "c2", "f2"],
+        }
+    )
+    chunks = ManifestChunks.create(tmp_path / "t.parquet.plan")
+    chunks.append(manifest.head(2), ["owner"])
+    chunks.append(manifest.tail(3), ["owner"])
+    chunks.close()
+    store = ResultStore(path)
+    base = Base(fingerprint=fingerprint(path), rows=7, width=width)
+    recorder = store.recorder(base, chunks)
+    recorder.open()
+    finished = [
+        placed("z", "ok", 7 + 3, 3),
+        placed("c", "ok", 2, 4),
+        placed("f", "ok", 5, 5),
+        placed("y", "ok", 7 + 1, 1),
+        placed("a", "ok", 0, 2),
+    ]
+    for number, done in enumerate(finished):
+        recorder.append(done)
+        if number == 2:
+            recorder.checkpoint()
+            # a reader sees checkpointed rows before the table is rewritten
+            assert store.read().filter(pl.col("id") == "f")["status"].item() == "ok"
+            assert read_results(path).filter(pl.col("id") == "f")["status"].item() == "failed"
+    recorder.finish()
     merged = read_results(path)
-    assert merged.equals(expected)
     assert merged["id"].to_list() == ["a", "b", "c", "d", "e", "f", "g", "y", "z"]
     assert merged["owner"].to_list() == ["a2", "B", "c2", "D", "E", "f2", "G", "Y", "Z"]
-    assert merged.filter(pl.col("id") == "c")["status"].item() == "failed"
+    assert merged["status"].to_list() == [
+        "ok",
+        "failed",
+        "ok",
+        "failed",
+        "failed",
+        "ok",
+        "failed",
+        "ok",
+        "ok",
+    ]
+    assert not store.has_leftovers()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
 
 
-def test_streaming_merge_into_a_missing_table_writes_the_updates(tmp_path: Path) -> None:
-    from pipeline.results import merge_into_table
+def _killed_run(tmp_path: Path, stage: str) -> tuple[Path, pl.DataFrame]:
+    """A run into a 4-row table that is 'killed' at ``stage``; and the table a clean run makes."""
+    path = tmp_path / "t.parquet"
+    write_results(fold(empty_results(), read_frame([row(x, "failed") for x in "abcd"]), None), path)
+    store = ResultStore(path)
+    recorder = store.recorder(Base(fingerprint=fingerprint(path), rows=4, width=2), None)
+    recorder.open()
+    finished = [placed("b", "ok", 1, 2), placed("e", "ok", 4 + 5, 5), placed("d", "ok", 3, 4)]
+    recorder.append(finished[0])
+    recorder.append(finished[1])
+    recorder.checkpoint()
+    recorder.append(finished[2])
+    plain = [{k: v for k, v in done.items() if not k.startswith("_")} for done in finished]
+    expected = fold(read_results(path), read_frame(plain), None)
+    if stage == "journal":
+        recorder.close()  # killed with a row in the journal and two in checkpoints
+    elif stage == "final-write":
+        recorder.checkpoint()
+        recorder.close()
+        TableFiles(path).temp(12345).write_bytes(b"PAR1 half a table")  # killed mid-write
+    elif stage == "after-rename":
+        recorder.checkpoint()
+        from pipeline.store.finish import _merge_streamed
 
-    path = tmp_path / "new.parquet"
-    merge_into_table(path, read_frame([row("b"), row("a")]), pl.DataFrame({"id": ["a", "b"]}))
-    assert read_results(path)["id"].to_list() == ["a", "b"]
+        checkpoints = store.checkpoints
+        _merge_streamed(path, checkpoints, checkpoints.segments(), checkpoints.base())  # type: ignore[arg-type]
+        recorder.close()  # killed after the rename, before the clean-up
+    return path, expected
+
+
+@pytest.mark.parametrize("stage", ["journal", "final-write", "after-rename"])
+def test_recovery_after_a_kill_at_any_stage_keeps_every_finished_row(
+    tmp_path: Path, stage: str
+) -> None:
+    path, expected = _killed_run(tmp_path, stage)
+    store = ResultStore(path)
+    assert store.read().equals(expected)  # readers see every finished row before recovery
+    read_results(path)  # the table itself is readable whatever the moment of the kill
+    with store.locked():
+        store.recover()
+    assert read_results(path).equals(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+    with store.locked():
+        store.recover()  # nothing left: a second recovery changes nothing
+    assert read_results(path).equals(expected)
+
+
+def test_own_files_are_recognised_whatever_the_table_is_called(tmp_path: Path) -> None:
+    table = tmp_path / "out.parquet"
+    write_results(fold(empty_results(), read_frame([row("a")]), None), table)
+    files = TableFiles(table)
+    for own in (
+        table,
+        files.journal,
+        files.lock,
+        files.temp(7),
+        files.checkpoints / "b1-2.parquet",
+    ):
+        assert is_own_file(own), own
+    other = tmp_path / "photo.parquet"
+    pl.DataFrame({"url": ["x"]}).write_parquet(other)
+    assert not is_own_file(other)
+    assert not is_own_file(tmp_path / "notes.journal.txt")

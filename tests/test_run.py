@@ -13,9 +13,9 @@ import pytest
 from click.testing import Result
 
 from fileapi import STATS, BackgroundServer
-from pipeline.lock import table_lock
-from pipeline.results import read_results, write_results
 from pipeline.schema import RESULT_COLUMNS
+from pipeline.store.lock import table_lock
+from pipeline.store.table import read_results, write_results
 from tests.conftest import API_KEY, url_rows, write_manifest
 
 Cli = Callable[..., Result]

@@ -13,7 +13,7 @@ from click.testing import Result
 
 from fileapi import BackgroundServer
 from fileapi.sources import SOURCE_STATS
-from pipeline.results import read_results
+from pipeline.store.table import read_results
 from tests.conftest import write_manifest
 
 Cli = Callable[..., Result]

@@ -23,10 +23,11 @@ from click.testing import Result
 
 from fileapi import BackgroundServer
 from pipeline.client import content_range_total
-from pipeline.journal import Journal, journal_path_for
-from pipeline.lock import table_lock
-from pipeline.results import read_results, write_results
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
+from pipeline.store import TableFiles
+from pipeline.store.journal import Journal
+from pipeline.store.lock import table_lock
+from pipeline.store.table import read_results, write_results
 from tests.conftest import url_rows, write_manifest
 
 Cli = Callable[..., Result]
@@ -367,7 +368,7 @@ def test_a_journal_left_by_a_killed_run_is_folded_in_first(
     results = tmp_path / "t.results.parquet"
     links = {"a": (f"{server.base_url}/a.bin", 3), "b": (f"{server.base_url}/a.bin", 3)}
     write_results(ok_table(links).with_columns(pl.lit("ops").alias("owner")), results)
-    journal = Journal(journal_path_for(results)).open()
+    journal = Journal(TableFiles(results).journal).open()
     row = ok_table({"b": (f"{server.base_url}/gone.bin", 3)}).row(0, named=True)
     for name in ("uploaded_at", "expires_at", "finished_at"):
         row[name] = int(row[name].timestamp() * 1_000_000)
@@ -380,7 +381,7 @@ def test_a_journal_left_by_a_killed_run_is_folded_in_first(
     assert table["status"].to_list() == ["ok", "failed"]
     assert table["download_url"][1].endswith("/gone.bin")  # the journal's row was checked
     assert table["owner"].to_list() == ["ops", "ops"]
-    assert not journal_path_for(results).exists()
+    assert not TableFiles(results).journal.exists()
 
 
 def test_sigterm_keeps_the_dead_links_found_so_far(

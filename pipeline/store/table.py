@@ -1,10 +1,17 @@
-"""Reading, folding and atomically writing the result table (Parquet or CSV, by extension)."""
+"""The result table file: its name, reading and conforming it, folding updates, writing it.
+
+Parquet or CSV, by extension. Writing goes through :class:`TableWriter`: batch by batch into
+``T.tmp-<pid>``, fsync, rename over ``T``, fsync of the folder, so a reader or a kill never sees
+a half-written table.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import polars as pl
 import pyarrow as pa
@@ -12,6 +19,7 @@ import pyarrow.parquet as pq
 
 from pipeline.errors import ResultsError
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
+from pipeline.store.files import TableFiles
 
 RESULT_SUFFIXES = (".parquet", ".csv")
 _REQUIRED = ("id", "status")
@@ -140,51 +148,6 @@ def fold(
     return pl.concat([kept, latest], how="diagonal_relaxed").sort("_order").drop("_order")
 
 
-#: Rows of the previous table read at a time by :func:`merge_into_table`.
-MERGE_BATCH_ROWS = 8_192
-
-
-def merge_into_table(path: Path, updates: pl.DataFrame, extras: pl.DataFrame | None) -> None:
-    """Apply ``updates`` to the table at ``path`` without holding the whole table in memory.
-
-    The same result as ``write_results(fold(read_results(path), updates, extras), path)``, but a
-    Parquet table is streamed batch by batch, so memory is bounded by the batch and the updates,
-    however long the table. CSV tables are folded in memory.
-    """
-    if updates.height == 0:
-        return
-    if not path.exists() or path.suffix.lower() != ".parquet":
-        write_results(fold(read_results(path), updates, extras), path)
-        return
-    try:
-        source = pq.ParquetFile(path)
-        previous_schema = pl.from_arrow(source.schema_arrow.empty_table())
-    except Exception as exc:
-        raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
-    assert isinstance(previous_schema, pl.DataFrame)
-    latest = _latest(updates, extras, base=0)
-    target = pl.concat(
-        [conform(previous_schema, path), latest.drop("_order", "_manifest").head(0)],
-        how="diagonal_relaxed",
-    ).schema
-    seen: list[pl.Series] = []
-    with _AtomicParquet(path) as out:
-        offset = 0
-        for batch in source.iter_batches(batch_size=MERGE_BATCH_ROWS):
-            chunk = pl.from_arrow(batch)
-            assert isinstance(chunk, pl.DataFrame)
-            previous = conform(chunk, path).with_row_index("_order", offset=offset)
-            offset += previous.height
-            replaced = latest.drop("_order").join(previous.select("id", "_order"), on="id")
-            seen.append(replaced["id"])
-            kept = previous.join(replaced.select("id"), on="id", how="anti")
-            merged = pl.concat([kept, replaced.drop("_manifest")], how="diagonal_relaxed")
-            out.write(_shape(merged.sort("_order").drop("_order"), target))
-        done = pl.concat(seen).to_frame() if seen else latest.head(0).select("id")
-        fresh = latest.join(done, on="id", how="anti")
-        out.write(_shape(fresh.sort("_order").drop("_order", "_manifest"), target))
-
-
 def _latest(updates: pl.DataFrame, extras: pl.DataFrame | None, *, base: int) -> pl.DataFrame:
     """One row per identity (the last), with its extras and ``_order``: manifest order, then
     journal order, after ``base``."""
@@ -202,7 +165,7 @@ def _latest(updates: pl.DataFrame, extras: pl.DataFrame | None, *, base: int) ->
     ).drop("_seen")
 
 
-def _shape(frame: pl.DataFrame, target: pl.Schema) -> pl.DataFrame:
+def shape(frame: pl.DataFrame, target: pl.Schema) -> pl.DataFrame:
     """``frame`` with exactly the ``target`` columns and types, in that order."""
     return frame.select(
         pl.col(name).cast(dtype, strict=False)
@@ -210,64 +173,6 @@ def _shape(frame: pl.DataFrame, target: pl.Schema) -> pl.DataFrame:
         else pl.lit(None, dtype).alias(name)
         for name, dtype in target.items()
     )
-
-
-class _AtomicParquet:
-    """A Parquet file written batch by batch beside ``path``, renamed over it on success."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        self._writer: pq.ParquetWriter | None = None
-
-    def write(self, frame: pl.DataFrame) -> None:
-        if frame.height == 0 and self._writer is not None:
-            return
-        table = _to_arrow(frame)
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
-        self._writer.write_table(table)
-
-    def __enter__(self) -> _AtomicParquet:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if self._writer is not None:
-                self._writer.close()
-            if exc_type is None:
-                _commit(self.tmp, self.path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                self.tmp.unlink()
-
-
-def _commit(tmp: Path, path: Path) -> None:
-    """fsync ``tmp``, rename it over ``path``, fsync the folder."""
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def write_results(frame: pl.DataFrame, path: Path) -> None:
-    """Write the table atomically: a temp file beside it, fsync, rename, fsync of the folder."""
-    check_results_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if path.suffix.lower() == ".csv":
-            frame.write_csv(tmp)
-        else:
-            pq.write_table(_to_arrow(frame), tmp, compression="zstd")
-        _commit(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:
@@ -280,3 +185,128 @@ def _to_arrow(frame: pl.DataFrame) -> pa.Table:
     schema = pa.schema(fields)
     columns = [table.column(f.name).cast(f.type) for f in fields]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+#: Rows of a table read at a time when it is streamed.
+READ_BATCH_ROWS = 65_536
+
+
+def table_schema(path: Path) -> pl.Schema:
+    """The conformed schema of the table at ``path`` (result columns, then its extras)."""
+    if not path.exists():
+        return empty_results().schema
+    try:
+        if path.suffix.lower() == ".csv":
+            head = pl.read_csv(path, infer_schema=False, n_rows=0)
+        else:
+            empty = pl.from_arrow(pq.read_schema(path).empty_table())
+            assert isinstance(empty, pl.DataFrame)
+            head = empty
+    except Exception as exc:
+        raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
+    return conform(head, path).schema
+
+
+def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+    """The table at ``path`` in conformed batches, in order; nothing when it is absent.
+
+    A Parquet table is read batch by batch, so memory follows the batch, not the table. A CSV
+    table is read whole (CSV is for small tables people open in a spreadsheet).
+    """
+    if not path.exists():
+        return
+    if path.suffix.lower() == ".csv":
+        frame = read_results(path)
+        for offset in range(0, frame.height, batch_rows):
+            yield frame.slice(offset, batch_rows)
+        return
+    try:
+        source = pq.ParquetFile(path)
+        batches = source.iter_batches(batch_size=batch_rows)
+    except Exception as exc:
+        raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
+        chunk = pl.from_arrow(batch)
+        assert isinstance(chunk, pl.DataFrame)
+        yield conform(chunk, path)
+
+
+class TableWriter:
+    """A new version of a table, written batch by batch and renamed over it on success.
+
+    Use as a context manager: on an exception the temporary file is removed and the table is
+    left as it was. Every batch is shaped to ``schema`` (missing columns are null).
+    """
+
+    def __init__(self, path: Path, schema: pl.Schema) -> None:
+        check_results_path(path)
+        self.path = path
+        self.schema = schema
+        self.tmp = TableFiles(path).temp(os.getpid())
+        self.rows = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: IO[bytes] | None = None
+        #: Called with the finished temporary file just before it is renamed over the table.
+        self.before_commit: Callable[[Path], None] | None = None
+
+    def write(self, frame: pl.DataFrame) -> None:
+        """Append ``frame`` (any column order; extra columns beyond the schema are dropped)."""
+        if frame.height == 0 and self.rows:
+            return
+        shaped = shape(frame, self.schema)
+        self.rows += shaped.height
+        if self.path.suffix.lower() == ".csv":
+            if self._csv is None:
+                self._csv = open(self.tmp, "wb")  # noqa: SIM115 - lives across calls
+                shaped.write_csv(self._csv)
+            else:
+                shaped.write_csv(self._csv, include_header=False)
+            return
+        table = _to_arrow(shaped)
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._parquet.write_table(table)
+
+    def __enter__(self) -> TableWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if self.rows == 0 and exc_type is None:
+                self.write(pl.DataFrame(schema=self.schema))
+            if self._parquet is not None:
+                self._parquet.close()
+            if self._csv is not None:
+                self._csv.close()
+            if exc_type is None:
+                if self.before_commit is not None:
+                    self.before_commit(self.tmp)
+                commit(self.tmp, self.path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+
+
+def commit(tmp: Path, path: Path) -> None:
+    """fsync ``tmp``, rename it over ``path``, fsync the folder."""
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_results(frame: pl.DataFrame, path: Path) -> None:
+    """Write ``frame`` as the whole table at ``path``, atomically."""
+    with TableWriter(path, frame.schema) as out:
+        out.write(frame)

@@ -17,20 +17,22 @@ import polars as pl
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
 
 _TIMESTAMP_COLUMNS = ("uploaded_at", "expires_at", "finished_at")
+#: Besides the result columns, a line carries the row's place: ``_key`` (where it goes in the
+#: table, see :mod:`pipeline.store.checkpoints`) and ``_row`` (its manifest row, for extras).
+PLACE_COLUMNS = ("_key", "_row")
+JOURNAL_COLUMNS = (*RESULT_COLUMNS, *PLACE_COLUMNS)
 #: Timestamps travel as integer microseconds since the epoch.
 _JOURNAL_SCHEMA: dict[str, pl.DataType] = {
-    name: (pl.Int64() if name in _TIMESTAMP_COLUMNS else dtype)
-    for name, dtype in RESULT_POLARS_SCHEMA.items()
+    **{
+        name: (pl.Int64() if name in _TIMESTAMP_COLUMNS else dtype)
+        for name, dtype in RESULT_POLARS_SCHEMA.items()
+    },
+    **{name: pl.Int64() for name in PLACE_COLUMNS},
 }
 
 
 #: One encoder for every line: ``json.dumps`` with options builds a new one per call.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def journal_path_for(results: Path) -> Path:
-    """Where the journal of ``results`` lives."""
-    return results.with_name(results.name + ".journal")
 
 
 class Journal:
@@ -77,10 +79,21 @@ class Journal:
             self.path.unlink()
 
 
-def read_journal(path: Path) -> pl.DataFrame:
-    """The journal's rows as a frame with the result schema (empty when there is no journal)."""
+def read_journal(path: Path, *, places: bool = False) -> pl.DataFrame:
+    """The journal's rows with the result columns; with ``places`` also ``_key`` and ``_row``
+    (null when unknown).
+
+    Empty when there is no journal; a torn last line (killed mid-write) is dropped.
+    """
+    columns = JOURNAL_COLUMNS if places else RESULT_COLUMNS
     if not path.exists() or path.stat().st_size == 0:
-        return pl.DataFrame(schema=RESULT_POLARS_SCHEMA)
+        return (
+            pl.DataFrame(schema=_JOURNAL_SCHEMA)
+            .select(columns)
+            .with_columns(
+                pl.col(name).cast(pl.Datetime("us", "UTC")) for name in _TIMESTAMP_COLUMNS
+            )
+        )
     try:
         if _ends_with_newline(path):  # the common case: polars reads the file itself
             frame = pl.read_ndjson(path, schema=_JOURNAL_SCHEMA)
@@ -91,7 +104,7 @@ def read_journal(path: Path) -> pl.DataFrame:
             )
     except Exception:  # a damaged line: keep every line that still parses
         frame = _read_lines_leniently(path.read_bytes())
-    return frame.select(RESULT_COLUMNS).with_columns(
+    return frame.select(columns).with_columns(
         pl.col(name).cast(pl.Datetime("us", "UTC")) for name in _TIMESTAMP_COLUMNS
     )
 
@@ -110,5 +123,5 @@ def _read_lines_leniently(data: bytes) -> pl.DataFrame:
         except ValueError:
             continue
         if isinstance(row, dict) and isinstance(row.get("id"), str):
-            rows.append({name: row.get(name) for name in RESULT_COLUMNS})
+            rows.append({name: row.get(name) for name in JOURNAL_COLUMNS})
     return pl.DataFrame(rows, schema=_JOURNAL_SCHEMA)

@@ -13,17 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import LockedError
-
-
-def lock_path_for(results: Path) -> Path:
-    """Where the lock of ``results`` lives."""
-    return results.with_name(results.name + ".lock")
+from pipeline.store.files import TableFiles
 
 
 @contextlib.contextmanager
 def table_lock(results: Path) -> Iterator[Path]:
     """Hold the lock of ``results`` for the ``with`` block; :class:`LockedError` when it is held."""
-    path = lock_path_for(results)
+    path = TableFiles(results).lock
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

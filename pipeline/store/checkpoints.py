@@ -1,0 +1,172 @@
+"""Checkpoint files: a run's finished rows made durable and visible without rewriting the table.
+
+Every planned row has a place in the next version of the table, its ``_key``: its position in
+the current table when its identity is there already, else ``base.rows + _row`` (after every
+current row, in manifest order). A checkpoint writes the journal's rows, with their manifest
+extras, into ``T.checkpoints/b<bucket>-<seq>.parquet``: one file per bucket of ``base.width``
+keys that the rows fall in, sorted by ``_key``. So a checkpoint costs the rows finished since the
+previous one, and the final write (:mod:`pipeline.store.finish`) walks the buckets in order beside
+the current table, holding one bucket at a time.
+
+``base.json`` says which version of the table the keys refer to (its inode, size and
+modification time); ``committed`` is written just before the final rename and names the new
+version, so a run killed after the rename is told apart from one killed before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from pipeline.store.files import TableFiles
+
+#: Keys per bucket: the final write holds at most this many current rows at once.
+BUCKET_WIDTH: Final = 65_536
+
+_SEGMENT = re.compile(r"^b(\d+)-(\d+)\.parquet$")
+_BASE = "base.json"
+_COMMITTED = "committed"
+
+
+@dataclass(frozen=True)
+class Base:
+    """The version of the table a run's keys refer to."""
+
+    fingerprint: list[int] | None
+    rows: int
+    width: int = BUCKET_WIDTH
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One checkpoint file: its bucket, its sequence number and where it is."""
+
+    bucket: int
+    seq: int
+    path: Path
+
+
+def fingerprint(path: Path) -> list[int] | None:
+    """Inode, size and modification time of ``path``: changes whenever the table is replaced."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Checkpoints:
+    """The checkpoint folder of one table."""
+
+    def __init__(self, files: TableFiles) -> None:
+        self.folder = files.checkpoints
+        self._next_seq: int | None = None
+
+    def exists(self) -> bool:
+        """True when a run (running or killed) left checkpoint files."""
+        return self.folder.is_dir()
+
+    def start(self, base: Base) -> None:
+        """Begin a run's checkpoints against ``base`` (the folder must not exist)."""
+        self.folder.mkdir(parents=True)
+        _write_durably(self.folder / _BASE, json.dumps(asdict(base)).encode())
+        _fsync_dir(self.folder.parent)
+        self._next_seq = 1
+
+    def base(self) -> Base | None:
+        """The base of the run that wrote these checkpoints, or None when there is none."""
+        try:
+            data = json.loads((self.folder / _BASE).read_text())
+            return Base(fingerprint=data["fingerprint"], rows=data["rows"], width=data["width"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def segments(self) -> list[Segment]:
+        """Every checkpoint file, in the order they were written."""
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for path in self.folder.iterdir():
+            match = _SEGMENT.match(path.name)
+            if match:
+                found.append(Segment(int(match[1]), int(match[2]), path))
+        return sorted(found, key=lambda s: (s.seq, s.bucket))
+
+    def write(self, rows: pl.DataFrame, width: int) -> None:
+        """Write ``rows`` (result columns, ``_key``, extras) as the next checkpoint, durably."""
+        if rows.height == 0:
+            return
+        if self._next_seq is None:
+            self._next_seq = max((s.seq for s in self.segments()), default=0) + 1
+        seq = self._next_seq
+        bucketed = rows.with_columns((pl.col("_key") // width).alias("_bucket"))
+        for (bucket,), part in bucketed.partition_by("_bucket", as_dict=True).items():
+            path = self.folder / f"b{int(bucket):08d}-{seq:06d}.parquet"
+            tmp = path.with_name(path.name + ".tmp")
+            part.drop("_bucket").sort("_key").write_parquet(tmp, compression="lz4")
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        _fsync_dir(self.folder)
+        self._next_seq = seq + 1
+
+    def read_all(self) -> pl.DataFrame | None:
+        """Every checkpointed row, in the order written (None when there are none)."""
+        segments = self.segments()
+        if not segments:
+            return None
+        frames = [pl.read_parquet(s.path) for s in segments]
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def schema(self) -> pl.Schema | None:
+        """The columns of the checkpoint files (all of one run share them)."""
+        segments = self.segments()
+        if not segments:
+            return None
+        empty = pl.from_arrow(pq.read_schema(segments[0].path).empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        return empty.schema
+
+    def mark_committed(self, new_version: Path) -> None:
+        """Record that ``new_version`` (about to be renamed over the table) holds every row."""
+        _write_durably(self.folder / _COMMITTED, json.dumps(fingerprint(new_version)).encode())
+
+    def committed(self) -> list[int] | None:
+        """The fingerprint recorded by :meth:`mark_committed`, if any."""
+        try:
+            value = json.loads((self.folder / _COMMITTED).read_text())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, list) else None
+
+    def clear(self) -> None:
+        """Remove the folder (its rows are in the table)."""
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.folder)
+        self._next_seq = None

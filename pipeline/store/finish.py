@@ -1,0 +1,135 @@
+"""The final write: the table and a run's checkpoint files become the next version of the table.
+
+Streamed: the current table is read batch by batch and the checkpoint files bucket by bucket
+(see :mod:`pipeline.store.checkpoints`), so memory follows one bucket, not the table. A row
+finished in the run replaces the current row of its identity in place; rows new to the table
+follow every current row, in manifest order. When the checkpoints do not refer to the table
+as it is (it was replaced by hand, or by a write whose clean-up a kill prevented and whose
+``committed`` mark is missing), the rows are folded by identity instead, in memory: correct
+whatever happened, and only ever needed after an accident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.store.checkpoints import Base, Checkpoints, Segment, fingerprint
+from pipeline.store.table import (
+    TableWriter,
+    fold,
+    iter_table,
+    read_results,
+    table_schema,
+    write_results,
+)
+
+_INTERNAL = ("_key", "_row")
+#: A position past any table.
+_END = 1 << 62
+
+
+def finish(table: Path, checkpoints: Checkpoints) -> None:
+    """Fold ``checkpoints`` into ``table`` (atomically) and remove them."""
+    segments = checkpoints.segments()
+    committed = checkpoints.committed()
+    if segments and not (committed is not None and committed == fingerprint(table)):
+        base = checkpoints.base()
+        if base is not None and base.fingerprint == fingerprint(table):
+            _merge_streamed(table, checkpoints, segments, base)
+        else:
+            _fold_in_memory(table, checkpoints)
+    checkpoints.clear()
+
+
+def _target_schema(table: Path, checkpoints: Checkpoints) -> pl.Schema:
+    """The table's columns, then any extra column the checkpoints bring."""
+    target = dict(table_schema(table))
+    for name, dtype in (checkpoints.schema() or {}).items():
+        if name not in target and name not in _INTERNAL:
+            target[name] = dtype
+    return pl.Schema(target)
+
+
+class _OldRows:
+    """The current table's rows by position, handed out in increasing ranges."""
+
+    def __init__(self, table: Path) -> None:
+        self._batches = iter_table(table)
+        self._pending: pl.DataFrame | None = None
+        self._start = 0  # position of the first pending row
+
+    def before(self, end: int) -> Iterator[pl.DataFrame]:
+        """The rows at positions below ``end`` not handed out yet, batch by batch."""
+        while True:
+            if self._pending is None:
+                self._pending = next(self._batches, None)
+                if self._pending is None:
+                    return
+            take = end - self._start
+            if take <= 0:
+                return
+            head = self._pending.head(take)
+            rest = self._pending.slice(head.height)
+            self._pending = rest if rest.height else None
+            self._start += head.height
+            yield head
+            if head.height == take:
+                return
+
+    def position(self) -> int:
+        """The position of the next row to be handed out."""
+        return self._start
+
+
+def _merge_streamed(
+    table: Path, checkpoints: Checkpoints, segments: list[Segment], base: Base
+) -> None:
+    by_bucket: dict[int, list[Path]] = {}
+    for segment in segments:  # in the order written: the latest row of an identity wins
+        by_bucket.setdefault(segment.bucket, []).append(segment.path)
+    old = _OldRows(table)
+    with TableWriter(table, _target_schema(table, checkpoints)) as out:
+        for bucket in sorted(by_bucket):
+            low, high = bucket * base.width, (bucket + 1) * base.width
+            for batch in old.before(low):
+                out.write(batch)
+            start = old.position()
+            held = list(old.before(high))
+            current = pl.concat(held, how="vertical_relaxed") if held else None
+            updates = pl.concat(
+                [pl.read_parquet(path) for path in by_bucket[bucket]], how="diagonal_relaxed"
+            ).unique(subset="id", keep="last", maintain_order=True)
+            out.write(_merge_bucket(current, start, updates).drop(_INTERNAL, strict=False))
+        for batch in old.before(_END):
+            out.write(batch)
+        out.before_commit = checkpoints.mark_committed
+
+
+def _merge_bucket(current: pl.DataFrame | None, start: int, updates: pl.DataFrame) -> pl.DataFrame:
+    """One bucket: current rows replaced in place by updates of their identity, then new rows."""
+    if current is None or current.height == 0:
+        return updates.sort("_key")
+    current = current.with_row_index("_key", offset=start).with_columns(
+        pl.col("_key").cast(pl.Int64)
+    )
+    places = current.select("id", pl.col("_key").alias("_place"))
+    replacing = (
+        updates.join(places, on="id", how="inner")
+        .with_columns(pl.col("_place").alias("_key"))
+        .drop("_place")
+    )
+    kept = current.join(updates.select("id"), on="id", how="anti")
+    new = updates.join(places.select("id"), on="id", how="anti")
+    return pl.concat([kept, replacing, new], how="diagonal_relaxed").sort("_key")
+
+
+def _fold_in_memory(table: Path, checkpoints: Checkpoints) -> None:
+    updates = checkpoints.read_all()
+    if updates is None:
+        return
+    previous = read_results(table)
+    folded = fold(previous, updates.drop(_INTERNAL, strict=False), None)
+    write_results(folded, table)
