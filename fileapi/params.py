@@ -57,8 +57,10 @@ def body_read_errors(what: str, *, lost: str = CONNECTION_LOST_MSG) -> Iterator[
 
 def _reason(exc: BaseException) -> str:
     """A short, printable reason naming no internals: aiohttp's message, else the class."""
-    if isinstance(exc, http_exceptions.HttpProcessingError) and exc.message:
-        text = exc.message
+    # a RequestPayloadError wraps the parser's error, whose message says what was wrong
+    cause = exc if isinstance(exc, http_exceptions.HttpProcessingError) else exc.__cause__
+    if isinstance(cause, http_exceptions.HttpProcessingError) and cause.message:
+        text = cause.message
     else:
         text = type(exc).__name__
     text = text.encode("ascii", "backslashreplace").decode("ascii")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from aiohttp.web_request import BaseRequest
 
 from fileapi.responses import api_json, default_message
@@ -47,6 +47,19 @@ class ApiRequestHandler(web.RequestHandler):
         response = api_json(code, msg)
         response.force_close()
         return response
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """aiohttp's error log, except for a body the client got wrong.
+
+        After answering 400 to an undecodable body, aiohttp drains what is left of it, meets
+        the same decoding error again and would log it as an unhandled exception with a
+        traceback: the client's mistake, already answered, becomes one info line instead.
+        """
+        exc = kw.get("exc_info")
+        if isinstance(exc, (web.RequestPayloadError, http_exceptions.HttpProcessingError)):
+            log.info("unreadable request body left unread: %s", _one_line(str(exc)))
+            return
+        super().log_exception(*args, **kw)
 
 
 def _one_line(message: str | None) -> str:
