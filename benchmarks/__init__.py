@@ -1,6 +1,6 @@
 """ferry's benchmarks: ``make bench`` (``python -m benchmarks``) writes ``benchmarks/RESULTS.md``.
 
-Four benchmarks, each printing its figures and ratios as it goes:
+Five benchmarks, each printing its figures and ratios as it goes:
 
 =============  ================================================================================
 ``throughput``  rows/s against ``C / L`` beside a bare aiohttp loop, ``xargs curl`` and the
@@ -10,6 +10,8 @@ Four benchmarks, each printing its figures and ratios as it goes:
                 (:mod:`benchmarks.memory`)
 ``server``      the File Upload API server: big stream, Base64 and URL uploads
                 (:mod:`benchmarks.bench_server`)
+``startup``     wall time and peak RSS of ``ferry --version`` and ``ferry status`` against
+                ``python -c pass`` (:mod:`benchmarks.startup`)
 =============  ================================================================================
 
 Servers run in their own processes (:mod:`benchmarks.servers`), clients in theirs

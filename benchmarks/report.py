@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import startup
+
 COMMAND = ".venv/bin/python -m benchmarks"
 #: The order of the machine table and of the plan's counts, whatever the order in the JSON.
 MACHINE_KEYS = (
@@ -550,6 +552,7 @@ SECTIONS = {
     "overhead": overhead_section,
     "memory": memory_section,
     "server": server_section,
+    "startup": startup.section,
 }
 
 
@@ -618,6 +621,8 @@ def headline(results: dict[str, Any]) -> list[str]:
             f"{figures['stream_mb_per_s']:,.0f} MB/s ({figures['stream_vs_copy_ratio']:.2f} of a "
             f"file copy), RSS growth {figures['stream_rss_growth_mib']:.1f} MiB."
         )
+    if "startup" in results:
+        lines.append(startup.headline(results["startup"]["figures"]))
     return lines
 
 

@@ -16,26 +16,35 @@ from aiohttp import web
 from fileapi.app import make_app
 from fileapi.protocol import ApiAppRunner
 from fileapi.settings import ServerSettings
+from pipeline.logs import JsonFormatter, fields
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: The server's own lines (listening, generated key, shutting down): bare text, or JSON.
+announce = logging.getLogger(__name__)
 
 
-def configure_logging(debug: bool = False) -> None:
+def configure_logging(debug: bool = False, *, json_logs: bool = False) -> None:
     """Send the server's logs (one access line per request) to stderr; DEBUG if ``debug``.
 
+    With ``json_logs`` every line is one JSON object (``ferry serve --log-format json``).
     aiohttp's warnings about a client's malformed ``Content-Disposition`` are silenced: the
     server answers such a request itself (``fileapi.forms``), a warning would only be noise.
     """
     for category in (aiohttp.BadContentDispositionHeader, aiohttp.BadContentDispositionParam):
         warnings.filterwarnings("ignore", category=category)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter(LOG_FORMAT))
     for name in ("fileapi", "aiohttp.server", "aiohttp.web"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(logging.DEBUG if debug else logging.INFO)
         logger.propagate = False
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(JsonFormatter() if json_logs else logging.Formatter("%(message)s"))
+    announce.handlers[:] = [plain]
+    announce.setLevel(logging.INFO)
+    announce.propagate = False
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -48,7 +57,11 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def run_server(
-    settings: ServerSettings, *, announce_keys: bool = False, debug: bool = False
+    settings: ServerSettings,
+    *,
+    announce_keys: bool = False,
+    debug: bool = False,
+    json_logs: bool = False,
 ) -> None:
     """Serve the File Upload API for ``settings`` until SIGINT or SIGTERM; uvloop if present.
 
@@ -56,7 +69,7 @@ def run_server(
     ``announce_keys`` (keys were generated for this run), ``ferry serve: generated API key:
     <key>`` once per key. Raises ``OSError`` if the address cannot be bound.
     """
-    configure_logging(debug)
+    configure_logging(debug, json_logs=json_logs)
     with asyncio.Runner(loop_factory=_loop_factory(), debug=debug) as runner:
         runner.run(_serve(settings, announce_keys))
 
@@ -74,12 +87,13 @@ async def _serve(settings: ServerSettings, announce_keys: bool) -> None:
         await site.start()
         port = runner.addresses[0][1]
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
-        print(f"ferry serve: listening on http://{host}:{port}", file=sys.stderr, flush=True)
+        url = f"http://{host}:{port}"
+        announce.info(f"ferry serve: listening on {url}", extra=fields(url=url))
         if announce_keys:
             for key in settings.keys:
-                print(f"ferry serve: generated API key: {key}", file=sys.stderr, flush=True)
+                announce.info(f"ferry serve: generated API key: {key}")
         await _wait_for_signal()
-        print("ferry serve: shutting down", file=sys.stderr, flush=True)
+        announce.info("ferry serve: shutting down")
     finally:
         await runner.cleanup()
 

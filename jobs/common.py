@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import sys
@@ -12,18 +13,23 @@ from typing import Any, TypeVar
 
 import click
 
+from pipeline import logs
 from pipeline.errors import MissingKeyError, PipelineError, UsageError
 from pipeline.units import Rate, parse_duration, parse_rate
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
 DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
 
 
-def say(message: str) -> None:
-    """A message for people: stderr, never stdout."""
-    click.echo(message, err=True)
+def say(message: str, **event: Any) -> None:
+    """A message for people: stderr (a log line, JSON with ``--log-format json``), never stdout.
+
+    ``event`` are the machine-readable fields of the JSON line.
+    """
+    log.info(message, extra=logs.fields(**event))
 
 
 def api_key(api_key_file: Path | None) -> str:
@@ -101,7 +107,9 @@ def progress_option(func: F) -> F:
     """``--progress/--no-progress``: a bar on stderr; by default only when stderr is a terminal."""
 
     def resolve(_ctx: click.Context, _param: click.Parameter, value: bool | None) -> bool:
-        return sys.stderr.isatty() if value is None else value
+        if value is None:  # a bar is not a JSON line: JSON logs get the periodic line instead
+            return sys.stderr.isatty() and logs.current_format() == "text"
+        return value
 
     return click.option(
         "--progress/--no-progress",
@@ -109,6 +117,48 @@ def progress_option(func: F) -> F:
         callback=resolve,
         help="Progress bar on stderr. Default: on when stderr is a terminal; otherwise one "
         "log line every few seconds.",
+    )(func)
+
+
+def metrics_file_option(func: F) -> F:
+    """``--metrics-file PATH``: Prometheus text file, written atomically at checkpoints and end."""
+    return click.option(
+        "--metrics-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        callback=_existing_folder,
+        help="Write Prometheus metrics (node_exporter textfile format) to this file, atomically, "
+        "at every checkpoint and at the end.",
+    )(func)
+
+
+def _existing_folder(
+    _ctx: click.Context, _param: click.Parameter, value: Path | None
+) -> Path | None:
+    if value is not None and not value.parent.is_dir():
+        raise click.BadParameter(f"{value}: the folder {value.parent} does not exist")
+    return value
+
+
+def log_format_option(func: F) -> F:
+    """``--log-format text|json`` (also ``FERRY_LOG_FORMAT``): set up logging before other options.
+
+    Every command has it. ``text`` prints plain lines; ``json`` one object per line.
+    """
+
+    def configure(_ctx: click.Context, _param: click.Parameter, value: str) -> None:
+        logs.configure(value)
+
+    return click.option(
+        "--log-format",
+        type=click.Choice(logs.LOG_FORMATS),
+        default="text",
+        show_default=True,
+        envvar=logs.ENV_VAR,
+        show_envvar=True,
+        is_eager=True,
+        expose_value=False,
+        callback=configure,
+        help="Messages on stderr as plain lines, or one JSON object per line.",
     )(func)
 
 
@@ -152,10 +202,20 @@ def reports_errors(func: F) -> F:
         except PipelineError as exc:
             if debug:
                 raise
-            say(f"ferry: error: {exc}")
+            log.error(f"ferry: error: {exc}", extra=logs.fields(**error_fields(exc)))
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            say("ferry: interrupted")
+            log.warning("ferry: interrupted", extra=logs.fields(exit_code=130))
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def error_fields(exc: PipelineError) -> dict[str, Any]:
+    """The JSON fields of an error line: its kind, exit code, and the file, row and column."""
+    event: dict[str, Any] = {"error": type(exc).__name__, "exit_code": exc.exit_code}
+    for name, attribute in (("file", "path"), ("row", "row"), ("column", "column")):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            event[name] = str(value) if name == "file" else value
+    return event

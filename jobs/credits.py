@@ -12,9 +12,9 @@ from jobs.common import (
     api_key,
     api_key_file_option,
     debug_option,
+    log_format_option,
     reports_errors,
 )
-from pipeline.account import remaining_credits
 
 
 @click.command(name="credits")
@@ -28,9 +28,12 @@ from pipeline.account import remaining_credits
 )
 @click.option("--json", "as_json", is_flag=True, help='Print {"credits": N} on stdout.')
 @api_key_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def credits(account_url: str, as_json: bool, api_key_file: Path | None, debug: bool) -> None:
     """Print the remaining credits of the API key (exit 3 when the key is refused)."""
+    from pipeline.account import remaining_credits
+
     count = remaining_credits(account_url=account_url, api_key=api_key(api_key_file))
     click.echo(json.dumps({"credits": count}) if as_json else str(count))

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, progress_option, reports_errors
-from pipeline.demo import run_demo
+from jobs.common import debug_option, log_format_option, progress_option, reports_errors
 
 
 @click.command(name="demo")
@@ -18,6 +17,7 @@ from pipeline.demo import run_demo
     help="Keep the demo's files here (default: a new temporary folder).",
 )
 @progress_option
+@log_format_option
 @debug_option
 @reports_errors
 def demo(workdir: Path | None, progress: bool, debug: bool) -> None:
@@ -26,4 +26,6 @@ def demo(workdir: Path | None, progress: bool, debug: bool) -> None:
     Two rows fail on purpose (a missing source, an ftp:// URL); exit 0 means it all ran as
     designed.
     """
+    from pipeline.demo import run_demo
+
     sys.exit(run_demo(workdir=workdir, progress=progress))

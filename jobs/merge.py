@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors, say
-from pipeline.merge import merge_tables
-from pipeline.status import expand_tables
+from jobs.common import debug_option, log_format_option, reports_errors, say
 
 
 @click.command(name="merge")
@@ -23,6 +21,7 @@ from pipeline.status import expand_tables
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout."
 )
+@log_format_option
 @debug_option
 @reports_errors
 def merge(tables: tuple[str, ...], out: Path, as_json: bool, debug: bool) -> None:
@@ -38,7 +37,10 @@ def merge(tables: tuple[str, ...], out: Path, as_json: bool, debug: bool) -> Non
 
     Exit codes: 0 merged, 2 an input is missing or unreadable, 4 --out locked by a run.
     """
+    from pipeline.merge import merge_tables
+    from pipeline.status import expand_tables
+
     report = merge_tables(expand_tables(list(tables)), out)
-    say(f"ferry: {report.line()}")
+    say(f"ferry: {report.line()}", **report.to_json())
     if as_json:
         click.echo(json.dumps(report.to_json()))

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors, say
-from pipeline.report import default_report_path, write_report
-from pipeline.status import expand_tables
+from jobs.common import debug_option, log_format_option, reports_errors, say
 
 
 @click.command(name="report")
@@ -18,6 +16,7 @@ from pipeline.status import expand_tables
     type=click.Path(dir_okay=False, path_type=Path),
     help="HTML file to write.  [default: <first table stem>.report.html beside the first table]",
 )
+@log_format_option
 @debug_option
 @reports_errors
 def report(results: tuple[str, ...], out: Path | None, debug: bool) -> None:
@@ -32,6 +31,9 @@ def report(results: tuple[str, ...], out: Path | None, debug: bool) -> None:
       ferry report photos.results.parquet
       ferry report 'shards/*.results.parquet' --out migration.html
     """
+    from pipeline.report import default_report_path, write_report
+    from pipeline.status import expand_tables
+
     tables = expand_tables(list(results))
     summary = write_report(tables, out or default_report_path(tables[0]))
-    say(f"ferry: report written to {summary.out}")
+    say(f"ferry: report written to {summary.out}", report=str(summary.out))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,25 +17,58 @@ from jobs.common import (
     concurrency_option,
     debug_option,
     duration,
+    log_format_option,
+    metrics_file_option,
     progress_option,
     rate,
     reports_errors,
-    say,
     source_headers,
 )
-from pipeline import RunSettings, Shard, default_results_path, run_manifest
-from pipeline.settings import DEFAULT_RETENTION, DEFAULT_UPLOAD_PATH
-from pipeline.transfers import VIA_CHOICES, Via
+from pipeline.errors import LockedError, PipelineError
+from pipeline.logs import fields
+from pipeline.manifest.options import FORMATS, Format, is_remote, parse_column_option
+from pipeline.settings import (
+    DEFAULT_RETENTION,
+    DEFAULT_UPLOAD_PATH,
+    VIA_CHOICES,
+    RunSettings,
+    Shard,
+    Via,
+)
+from pipeline.summary import CapacityEstimate, RunSummary
 from pipeline.units import Rate
+
+log = logging.getLogger(__name__)
 
 
 @click.command(name="run")
-@click.argument("manifest", type=click.Path(path_type=Path))
+@click.argument("manifest", metavar="MANIFEST")
 @click.option(
     "--results",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Result table (.parquet or .csv). Default: <manifest dir>/<stem>.results.parquet; "
-    "a result table given as MANIFEST is its own.",
+    help="Result table (.parquet or .csv). Default: <manifest dir>/<stem>.results.parquet "
+    "(./<stem>.results.parquet for a remote manifest; required with -); a result table "
+    "given as MANIFEST is its own.",
+)
+@click.option(
+    "--format",
+    "manifest_format",
+    type=click.Choice(FORMATS),
+    help="Read MANIFEST as this format, whatever its extension (default: by extension; "
+    "sniffed for -).",
+)
+@click.option(
+    "--delimiter",
+    help="CSV delimiter, instead of the one sniffed from the header among , ; tab | "
+    "(write a tab as '\\t').",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="FIELD=NAME",
+    help="Read field FIELD (url, upload_path, file_name, id, size, md5, sha256) from the "
+    "manifest column NAME. Repeatable: --column url=image_url --column file_name=title.",
 )
 @base_url_option()
 @click.option(
@@ -95,12 +130,17 @@ from pipeline.units import Rate
     help="Header for ferry's own downloads (relay); ${VAR} in VALUE is read from the "
     "environment. Repeatable. Values are never echoed or written.",
 )
+@metrics_file_option
 @api_key_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def run(
-    manifest: Path,
+    manifest: str,
     results: Path | None,
+    manifest_format: Format | None,
+    delimiter: str | None,
+    columns: tuple[str, ...],
     base_url: str,
     upload_path: str,
     concurrency: int,
@@ -117,10 +157,14 @@ def run(
     progress: bool,
     via: Via,
     source_header: tuple[str, ...],
+    metrics_file: Path | None,
     api_key_file: Path | None,
     debug: bool,
 ) -> None:
-    """Upload every row of MANIFEST (CSV or Parquet) that has no ok result yet.
+    """Upload every row of MANIFEST that has no ok result yet.
+
+    MANIFEST is a file (CSV, TSV, URL list, JSON Lines, each also .gz, or Parquet), a folder,
+    - for standard input, or an s3://, gs:// or https:// URL.
 
     \b
     Examples:
@@ -131,38 +175,82 @@ def run(
       ferry run photos.csv --dry-run                # new N, retry N, refresh N, skip N
       ferry run ./exports/                          # every file below a folder
       ferry run private.csv --via relay --source-header 'Authorization: Bearer ${SRC_TOKEN}'
+      ferry run photos.csv --refresh-within 1d --metrics-file /var/lib/node_exporter/ferry.prom
+      ferry run report.csv --delimiter ';'          # CSV; the delimiter is sniffed otherwise
+      ferry run products.csv --column url=image_url --column file_name=sku
+      ferry run transfer.tsv                        # TSV, or a TsvHttpData-1.0 list
+      ferry run urls.txt                            # one URL per line, # comments
+      ferry run export.jsonl.gz                     # JSON Lines (also .ndjson), gzipped
+      ferry run photos.parquet
+      psql -Atc 'select url from photos' | ferry run - --results photos.results.parquet
+      ferry run s3://bucket/manifests/photos.parquet  # writes ./photos.results.parquet
 
     Exit codes: 0 all planned rows ok, 1 some rows failed, 2 bad usage or manifest,
     3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
     """
-    settings = RunSettings(
-        manifest=manifest,
-        results=results if results is not None else default_results_path(manifest),
-        base_url=base_url,
-        api_key="" if dry_run else api_key(api_key_file),
-        upload_path=upload_path.strip("/") or DEFAULT_UPLOAD_PATH,
-        concurrency=concurrency,
-        rate=rate_cap,
-        retries=retries,
-        timeout=timeout,
-        retention=retention if retention is not None else DEFAULT_RETENTION,
-        failed_only=failed_only,
-        refresh_within=refresh_within,
-        limit=limit,
-        shard=Shard.parse(shard) if shard else None,
-        dry_run=dry_run,
-        progress=progress,
-        via=via,
-        source_headers=source_headers(source_header),
-    )
-    summary = run_manifest(settings)
+    from pipeline import default_results_path, run_manifest
+    from pipeline.metrics import record_failed_start, record_run
+
+    started_at = time.time()
+    source: Path | str = manifest if manifest == "-" or is_remote(manifest) else Path(manifest)
+    results_path = results if results is not None else default_results_path(source)
+    try:
+        settings = RunSettings(
+            manifest=source,
+            results=results_path,
+            base_url=base_url,
+            api_key="" if dry_run else api_key(api_key_file),
+            upload_path=upload_path.strip("/") or DEFAULT_UPLOAD_PATH,
+            concurrency=concurrency,
+            rate=rate_cap,
+            retries=retries,
+            timeout=timeout,
+            retention=retention if retention is not None else DEFAULT_RETENTION,
+            failed_only=failed_only,
+            refresh_within=refresh_within,
+            limit=limit,
+            shard=Shard.parse(shard) if shard else None,
+            dry_run=dry_run,
+            progress=progress,
+            via=via,
+            source_headers=source_headers(source_header),
+            metrics_file=None if dry_run else metrics_file,
+            manifest_format=manifest_format,
+            delimiter="\t" if delimiter in ("\\t", "tab") else delimiter,
+            columns=dict(parse_column_option(value) for value in columns),
+        )
+        summary = run_manifest(settings)
+    except LockedError:
+        raise  # the run that holds the table owns its metrics file
+    except PipelineError as exc:
+        if not dry_run:
+            record_failed_start(
+                metrics_file, results_path, exit_code=exc.exit_code, started_at=started_at
+            )
+        raise
     if dry_run:
-        if as_json:
-            click.echo(json.dumps(summary.plan))
-        else:
-            click.echo(summary.plan_line())
+        _print_plan(summary, settings, as_json)
         return
-    say(summary.text())
+    record_run(settings.metrics_file, summary, final=True)
+    log.info(summary.text(), extra=fields(**summary.to_json()))
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     sys.exit(summary.exit_code)
+
+
+def _print_plan(summary: RunSummary, settings: RunSettings, as_json: bool) -> None:
+    """``--dry-run``: the plan on stdout; with ``--rate``, how long it takes on stderr."""
+    plan: dict[str, float] = dict(summary.plan)
+    if settings.rate is not None:
+        estimate = CapacityEstimate(summary.planned, settings.rate, settings.retention)
+        plan["estimated_seconds"] = round(estimate.seconds, 1)
+        facts = fields(
+            estimated_seconds=plan["estimated_seconds"],
+            planned=summary.planned,
+            rate=str(settings.rate),
+            retention_seconds=settings.retention,
+        )
+        log.info(estimate.line(), extra=facts)
+        if estimate.too_slow:
+            log.warning(estimate.warning(), extra=facts)
+    click.echo(json.dumps(plan) if as_json else summary.plan_line())

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import click
 
-from fileapi import ServerSettings, run_server
 from fileapi.settings import (
     DEFAULT_MAX_BASE64_BYTES,
     DEFAULT_MAX_STREAM_BYTES,
     DEFAULT_MAX_URL_BYTES,
+    ServerSettings,
     SettingsError,
     origin_problem,
 )
-from jobs.common import duration, rate, say
+from jobs.common import duration, log_format_option, rate, say
 from pipeline.errors import UsageError
 from pipeline.units import Rate, parse_size
 
@@ -165,6 +165,7 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
     help="Let web pages from ORIGIN (https://app.example.com, http://localhost:3000; * for"
     " any) call the server: answers CORS preflights, adds CORS headers. Repeatable.",
 )
+@log_format_option
 @click.option("--debug", is_flag=True, help="Log at DEBUG level.")
 def serve(
     host: str,
@@ -219,9 +220,14 @@ def serve(
         )
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-    say(f"ferry serve: data in {data_dir}")
+    from fileapi.runner import run_server
+    from pipeline.logs import current_format
+
+    say(f"ferry serve: data in {data_dir}", data_dir=str(data_dir))
     try:
-        run_server(settings, announce_keys=generated, debug=debug)
+        run_server(
+            settings, announce_keys=generated, debug=debug, json_logs=current_format() == "json"
+        )
     except OSError as exc:
         raise click.ClickException(
             f"cannot serve on {host}:{port}: {exc.strerror or exc}"

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from jobs.common import debug_option, reports_errors
-from pipeline import default_results_path
-from pipeline.status import expand_tables, table_status
+from jobs.common import debug_option, log_format_option, reports_errors
 
 
 @click.command(name="status")
@@ -20,6 +18,7 @@ from pipeline.status import expand_tables, table_status
     help="Report on the default result table of this manifest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@log_format_option
 @debug_option
 @reports_errors
 def status(results: tuple[str, ...], manifest: Path | None, as_json: bool, debug: bool) -> None:
@@ -32,6 +31,9 @@ def status(results: tuple[str, ...], manifest: Path | None, as_json: bool, debug
 
     Exit 0 whenever the tables could be read (2 when not): status reports, it does not judge.
     """
+    from pipeline import default_results_path
+    from pipeline.status import expand_tables, table_status
+
     patterns = list(results)
     if manifest is not None:
         patterns.append(str(default_results_path(manifest)))

@@ -8,9 +8,16 @@ from pathlib import Path
 
 import click
 
-from jobs.common import concurrency_option, debug_option, progress_option, reports_errors, say
-from pipeline.verify import DEFAULT_RETRIES, DEFAULT_TIMEOUT, VerifySettings
-from pipeline.verify import verify as verify_links
+from jobs.common import (
+    concurrency_option,
+    debug_option,
+    log_format_option,
+    metrics_file_option,
+    progress_option,
+    reports_errors,
+    say,
+)
+from pipeline.settings import VERIFY_DEFAULT_RETRIES, VERIFY_DEFAULT_TIMEOUT
 
 
 @click.command(name="verify")
@@ -19,14 +26,14 @@ from pipeline.verify import verify as verify_links
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.001),
-    default=DEFAULT_TIMEOUT,
+    default=VERIFY_DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds per request.",
 )
 @click.option(
     "--retries",
     type=click.IntRange(0, 100),
-    default=DEFAULT_RETRIES,
+    default=VERIFY_DEFAULT_RETRIES,
     show_default=True,
     help="Retries of a link that could not be checked (network error, timeout, 5xx, 429).",
 )
@@ -34,6 +41,8 @@ from pipeline.verify import verify as verify_links
     "--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout."
 )
 @progress_option
+@metrics_file_option
+@log_format_option
 @debug_option
 @reports_errors
 def verify(
@@ -43,6 +52,7 @@ def verify(
     retries: int,
     as_json: bool,
     progress: bool,
+    metrics_file: Path | None,
     debug: bool,
 ) -> None:
     """Check the download URL of every ok row of RESULTS; mark dead links failed.
@@ -58,10 +68,15 @@ def verify(
       ferry verify photos.results.parquet
       ferry verify photos.results.parquet --concurrency 64 --json
       ferry verify photos.results.parquet || ferry run photos.results.parquet
+      ferry verify photos.results.parquet --metrics-file /var/lib/node_exporter/photos.prom
 
     Exit codes: 0 every link alive, 1 some links dead or unknown, 2 unreadable table,
     4 table locked by a run, 130 interrupted.
     """
+    from pipeline.metrics import record_table
+    from pipeline.verify import VerifySettings
+    from pipeline.verify import verify as verify_links
+
     settings = VerifySettings(
         results=results,
         concurrency=concurrency,
@@ -70,7 +85,8 @@ def verify(
         progress=progress,
     )
     report = verify_links(settings)
-    say(report.text())
+    record_table(metrics_file, results)
+    say(report.text(), **report.to_json())
     if as_json:
         click.echo(json.dumps(report.to_json()))
     sys.exit(report.exit_code)

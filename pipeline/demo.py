@@ -1,14 +1,15 @@
 """``ferry demo``: the main job end to end, offline, with nothing set up.
 
 Starts the local File Upload API and a source server on loopback, migrates the sample manifest
-(two rows fail on purpose: a missing source and an ``ftp://`` URL), shows the result table,
-then runs again to show that done rows are skipped.
+(two rows fail on purpose: a missing source and an ``ftp://`` URL), shows the result table and
+its failed rows with their ``error_kind`` and ``error``, then runs again to show that done rows
+are skipped. Messages are log lines on stderr; the tables go to stdout.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
-import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TextIO
 
 import polars as pl
 
+from pipeline.logs import fields
 from pipeline.runner import run
 from pipeline.settings import RunSettings
 from pipeline.store import read_results
@@ -23,6 +25,10 @@ from pipeline.summary import RunSummary
 
 #: The two rows of the sample manifest that fail by design.
 PLANNED_FAILURES = {"missing-source": "source_error", "bad-scheme": "invalid_row"}
+#: Rows of the result table the demo prints.
+SHOWN_ROWS = 12
+
+log = logging.getLogger(__name__)
 
 
 def sample_path(name: str) -> Path:
@@ -41,11 +47,13 @@ def write_demo_manifest(workdir: Path, sources_url: str) -> Path:
 def run_demo(
     *, workdir: Path | None = None, progress: bool = False, out: TextIO | None = None
 ) -> int:
-    """Run the demo; returns 0 when everything happened as designed."""
+    """Run the demo; returns 0 when everything happened as designed.
+
+    ``out`` is where a progress bar draws (stderr by default).
+    """
     from fileapi import BackgroundServer, ServerSettings, make_app
     from fileapi.sources import make_source_app
 
-    stream = out if out is not None else sys.stderr
     root = workdir or Path(tempfile.mkdtemp(prefix="ferry-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(16)
@@ -57,9 +65,9 @@ def run_demo(
         BackgroundServer(make_app(api_settings)) as api,
         BackgroundServer(source_app) as sources,
     ):
-        print(
+        log.info(
             f"ferry demo: File Upload API on {api.base_url}, sources on {sources.base_url}",
-            file=stream,
+            extra=fields(api=api.base_url, sources=sources.base_url),
         )
         manifest = write_demo_manifest(root, sources.base_url)
         settings = RunSettings(
@@ -73,24 +81,30 @@ def run_demo(
             progress=progress,
             log_every_seconds=1.0,
         )
-        print(f"ferry demo: first run of {manifest}", file=stream)
-        first = run(settings, stream=stream)
-        print(first.text(), file=stream)
+        log.info(f"ferry demo: first run of {manifest}", extra=fields(manifest=str(manifest)))
+        first = run(settings, stream=out)
+        log.info(first.text(), extra=fields(**first.to_json()))
         _show_table(settings.results)
-        print("ferry demo: second run of the same command: done rows are skipped", file=stream)
-        second = run(settings, stream=stream)
-        print(second.text(), file=stream)
-    return _verdict(first, second, settings.results, stream)
+        log.info("ferry demo: second run of the same command: done rows are skipped")
+        second = run(settings, stream=out)
+        log.info(second.text(), extra=fields(**second.to_json()))
+    return _verdict(first, second, settings.results)
 
 
 def _show_table(results: Path) -> None:
-    table = read_results(results).select("id", "status", "error_kind", "download_url", "expires_at")
-    with pl.Config(tbl_rows=12, fmt_str_lengths=60, tbl_width_chars=140):
-        print(table.head(12))
+    """The first rows of the result table, then every failed row with its error (stdout)."""
+    table = read_results(results)
+    shown = table.select("id", "status", "error_kind", "download_url", "expires_at")
+    failed = table.filter(pl.col("status") == "failed").select("id", "error_kind", "error")
+    with pl.Config(tbl_rows=SHOWN_ROWS, fmt_str_lengths=60, tbl_width_chars=140):
+        print(shown.head(SHOWN_ROWS))
     print(f"... {table.height} rows in {results}")
+    print(f"the {failed.height} failed rows, and what went wrong (a rerun retries them):")
+    with pl.Config(tbl_rows=SHOWN_ROWS, fmt_str_lengths=100, tbl_width_chars=140):
+        print(failed)
 
 
-def _verdict(first: RunSummary, second: RunSummary, results: Path, stream: TextIO) -> int:
+def _verdict(first: RunSummary, second: RunSummary, results: Path) -> int:
     table = read_results(results)
     failed = dict(table.filter(pl.col("status") == "failed").select("id", "error_kind").iter_rows())
     ok_rows = table.filter(pl.col("status") == "ok").height
@@ -101,11 +115,14 @@ def _verdict(first: RunSummary, second: RunSummary, results: Path, stream: TextI
         and second.skipped == ok_rows
     )
     if as_designed:
-        print(
+        log.info(
             f"ferry demo: as designed: {ok_rows} rows uploaded, {len(failed)} failed on purpose "
             f"({', '.join(sorted(failed.values()))}); the rerun skipped {second.skipped} done rows",
-            file=stream,
+            extra=fields(as_designed=True, ok=ok_rows, failed=failed, skipped=second.skipped),
         )
         return 0
-    print(f"ferry demo: NOT as designed: failed rows {failed}, ok {ok_rows}", file=stream)
+    log.error(
+        f"ferry demo: NOT as designed: failed rows {failed}, ok {ok_rows}",
+        extra=fields(as_designed=False, ok=ok_rows, failed=failed),
+    )
     return 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal as signal_module
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -50,7 +51,8 @@ class StopSignal:
 @contextlib.contextmanager
 def interrupt_on_signals(signal: StopSignal, *, notice: str, out: TextIO) -> Iterator[None]:
     """SIGINT/SIGTERM interrupt ``signal``: the first one lets in-flight work finish within the
-    grace period, a second one cancels it at once. ``notice`` is printed on the first."""
+    grace period, a second one cancels it at once. ``notice`` is logged on the first (``out``
+    is no longer used)."""
     loop = asyncio.get_running_loop()
     installed: list[signal_module.Signals] = []
 
@@ -59,7 +61,7 @@ def interrupt_on_signals(signal: StopSignal, *, notice: str, out: TextIO) -> Ite
             signal.interrupted_at = 0.0  # long ago: the grace period is over
             return
         signal.interrupt()
-        print(notice, file=out, flush=True)
+        logging.getLogger(__name__).warning(notice)  # logged, so --log-format json applies
 
     for signum in (signal_module.SIGINT, signal_module.SIGTERM):
         # not available off the main thread or on some platforms: then Ctrl-C is a plain interrupt

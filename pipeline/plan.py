@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.manifest.rules import Violation, clash, drop_identical, duplicate_id
 from pipeline.partitions import SpilledPartitions
 from pipeline.settings import Shard
 from pipeline.store import ManifestChunks, ResultStore
@@ -37,14 +37,32 @@ TODO_COLUMNS: Final = ("id", "url", "upload_path", "file_name", "_invalid", "_ke
 #: The columns every manifest batch starts with; the rest are the manifest's extras.
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
 
-#: Partitions per plan: 10,000,000 rows make partitions of about 600,000.
-PARTITIONS: Final = 16
+#: Rows (manifest and table together) per partition, and the most partitions a plan uses.
+PARTITION_ROWS: Final = 250_000
+MAX_PARTITIONS: Final = 64
+#: Partitions when the size of the manifest cannot be known in advance (standard input).
+UNKNOWN_SIZE_PARTITIONS: Final = 16
 
-_IDENTITY: Final = {"id": pl.String(), "_row": pl.Int64(), "_same": pl.UInt64()}
+
+def partitions_for(manifest_rows: int | None, table_rows: int) -> int:
+    """How many partitions keep each near :data:`PARTITION_ROWS` rows."""
+    if manifest_rows is None:
+        return max(UNKNOWN_SIZE_PARTITIONS, min(MAX_PARTITIONS, table_rows // PARTITION_ROWS))
+    return max(1, min(MAX_PARTITIONS, -(-(manifest_rows + table_rows) // PARTITION_ROWS)))
+
+
+_IDENTITY: Final = {
+    "id": pl.String(),
+    "url": pl.String(),
+    "upload_path": pl.String(),
+    "file_name": pl.String(),
+    "_row": pl.Int64(),
+}
 _TARGET: Final = {
     "upload_path": pl.String(),
     "file_name": pl.String(),
     "url": pl.String(),
+    "_invalid": pl.String(),
     "_row": pl.Int64(),
 }
 _TABLE: Final = {
@@ -53,6 +71,17 @@ _TABLE: Final = {
     "_expires": pl.Datetime("us", "UTC"),
     "_pos": pl.Int64(),
 }
+
+
+@dataclass(frozen=True)
+class ManifestNames:
+    """How messages name the manifest and its id and file_name columns."""
+
+    label: str
+    id_column: str = "id"
+    file_name_column: str = "file_name"
+    #: About how many rows the manifest has (None when unknown): sizes the partitions.
+    expected_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,14 +142,14 @@ def make_plan(
     options: PlanOptions,
     *,
     scratch: Path | None,
-    label: str,
+    names: ManifestNames,
 ) -> Plan:
     """Categorise every manifest row (from ``batches``) against ``store``'s table.
 
     Without ``scratch`` (a real run) the manifest's rows are kept in ``store``'s plan folder
     for :meth:`Plan.rows` and the partitions go there too; a dry run gives an empty folder of
-    its own. Raises :class:`ManifestError` for duplicate ids and clashing targets (``label``
-    names the manifest).
+    its own. Raises :class:`~pipeline.errors.ManifestError` for duplicate ids and
+    clashing targets, as :func:`~pipeline.manifest.read_manifest` would.
     """
     base = store.base()
     chunks = None
@@ -128,21 +157,21 @@ def make_plan(
         chunks = ManifestChunks.create(store.files.plan)
         scratch = chunks.folder / "partitions"
         scratch.mkdir()
-    identities = SpilledPartitions(scratch, "m", PARTITIONS)
-    targets = SpilledPartitions(scratch, "c", PARTITIONS)
-    table = SpilledPartitions(scratch, "t", PARTITIONS)
+    count = partitions_for(names.expected_rows, base.rows)
+    identities = SpilledPartitions(scratch, "m", count)
+    targets = SpilledPartitions(scratch, "c", count)
+    table = SpilledPartitions(scratch, "t", count)
     try:
         for batch in batches:
             if options.shard is not None:
                 batch = batch.filter(in_shard(batch["id"], options.shard))
             if chunks is not None:
                 chunks.append(batch, [c for c in batch.columns if c not in _FRAME_COLUMNS])
-            same = pl.struct("url", "upload_path", "file_name").hash()
-            identities.add(batch.select("id", "_row", same.alias("_same")), pl.col("id").hash())
+            identities.add(batch.select(*_IDENTITY), pl.col("id").hash())
             aimed = batch.filter(pl.col("file_name").is_not_null() & pl.col("_invalid").is_null())
             targets.add(aimed.select(*_TARGET), pl.struct("upload_path", "file_name").hash())
         position = 0
-        for current in iter_table(store.table):
+        for current in iter_table(store.table, columns=["id", "status", "expires_at"]):
             part = current.select(
                 "id",
                 pl.col("status").alias("_status"),
@@ -157,8 +186,9 @@ def make_plan(
         table.close()
     if chunks is not None:
         chunks.close()
-    counts, todo = _categorise(identities, table, base, options, label)
-    _check_targets(targets, label)
+    keep_rows = chunks is not None or options.limit is not None
+    counts, todo = _categorise(identities, table, base, options, names, keep_rows=keep_rows)
+    _check_targets(targets, names)
     return Plan(counts=counts, base=base, todo=todo, chunks=chunks)
 
 
@@ -167,8 +197,12 @@ def _categorise(
     table: SpilledPartitions,
     base: Base,
     options: PlanOptions,
-    label: str,
+    names: ManifestNames,
+    *,
+    keep_rows: bool,
 ) -> tuple[dict[str, int], pl.DataFrame]:
+    """The counts of each category and, with ``keep_rows``, the rows to do (``_row``, ``_key``)
+    in manifest order; without, only the counts are kept (a dry run holds no list of rows)."""
     horizon = options.now + timedelta(seconds=options.refresh_within or 0)
     expiring = pl.col("_expires").is_not_null() & (pl.col("_expires") <= pl.lit(horizon))
     expired = pl.col("_expires").is_not_null() & (pl.col("_expires") <= pl.lit(options.now))
@@ -186,29 +220,31 @@ def _categorise(
         category = pl.when(category == "retry").then(category).otherwise(pl.lit("skip"))
     rows = 0
     todo: list[pl.DataFrame] = []
-    duplicate: tuple[int, int, str] | None = None  # later row, first row, id
+    tally = {name: 0 for name in CATEGORIES}
+    first: Violation | None = None
     for number in range(identities.count):
-        manifest = identities.read(number, _IDENTITY).sort("_row")
-        # identical rows (same identity, same source and target) are done once: the first
-        manifest = manifest.unique(subset=["id", "_same"], keep="first", maintain_order=True)
+        manifest = drop_identical(identities.read(number, _IDENTITY).sort("_row"))
         rows += manifest.height
-        found = _first_duplicate(manifest)
-        if found is not None and (duplicate is None or found < duplicate):
-            duplicate = found
-        if duplicate is not None:
-            continue  # the plan is void; keep looking for the first duplicate only
+        found = duplicate_id(manifest, label=names.label, column=names.id_column)
+        first = _earlier(first, found)
+        if first is not None:
+            continue  # the plan is void; only the first duplicate matters now
         current = table.read(number, _TABLE)
         joined = manifest.join(current, on="id", how="left").select(
             "_row",
             pl.coalesce("_pos", pl.lit(base.rows) + pl.col("_row")).alias("_key"),
             category.alias("category"),
         )
-        todo.append(joined.filter(pl.col("category") != "skip"))
-    if duplicate is not None:
-        later, first, identity = duplicate
-        raise ManifestError(
-            label, f"duplicate id '{identity}' in rows {first} and {later}", column="id"
-        )
+        if keep_rows:
+            todo.append(joined.filter(pl.col("category") != "skip"))
+        else:
+            for name, count in joined.group_by("category").len().iter_rows():
+                tally[name] += count
+    if first is not None:
+        raise first.error
+    if not keep_rows:
+        tally["skip"] = rows - sum(tally[name] for name in CATEGORIES if name != "skip")
+        return tally, pl.DataFrame(schema={"_row": pl.Int64, "_key": pl.Int64})
     chosen = (
         pl.concat(todo)
         if todo
@@ -223,45 +259,18 @@ def _categorise(
     return counts, chosen.select("_row", "_key")
 
 
-def _first_duplicate(manifest: pl.DataFrame) -> tuple[int, int, str] | None:
-    """The duplicate id of a partition with the lowest later row: (later, first, id)."""
-    if manifest["id"].n_unique() == manifest.height:
-        return None
-    found = (
-        manifest.select("id", "_row", pl.col("_row").first().over("id").alias("_first"))
-        .filter(pl.col("_row") != pl.col("_first"))
-        .sort("_row")
-        .row(0, named=True)
-    )
-    return int(found["_row"]), int(found["_first"]), str(found["id"])
+def _earlier(first: Violation | None, found: Violation | None) -> Violation | None:
+    """The violation with the lower row: what a check of the whole manifest reports."""
+    if found is None:
+        return first
+    return found if first is None or found.row < first.row else first
 
 
-def _check_targets(targets: SpilledPartitions, label: str) -> None:
+def _check_targets(targets: SpilledPartitions, names: ManifestNames) -> None:
     """Two valid rows with different sources and the same explicit target make a bad manifest."""
-    first: tuple[int, int, str] | None = None
-    keys = ["upload_path", "file_name"]
+    first: Violation | None = None
     for number in range(targets.count):
         part = targets.read(number, _TARGET).sort("_row")
-        if part.height < 2 or not part.select(pl.struct(keys).is_duplicated().any()).item():
-            continue
-        clashes = part.select(
-            "_row",
-            *keys,
-            pl.col("url").first().over(keys).alias("_first_url"),
-            pl.col("_row").first().over(keys).alias("_first"),
-            "url",
-        ).filter(pl.col("url") != pl.col("_first_url"))
-        if clashes.height == 0:
-            continue
-        clash = clashes.row(0, named=True)
-        where = f"{clash['upload_path']}/{clash['file_name']}"
-        found = (int(clash["_row"]), int(clash["_first"]), where)
-        if first is None or found < first:
-            first = found
+        first = _earlier(first, clash(part, label=names.label, column=names.file_name_column))
     if first is not None:
-        later, earlier, where = first
-        raise ManifestError(
-            label,
-            f"rows {earlier} and {later} both upload to '{where}' from different sources",
-            column="file_name",
-        )
+        raise first.error

@@ -1,18 +1,31 @@
-"""Progress on stderr: a tqdm bar on a terminal, one plain log line every few seconds otherwise."""
+"""Progress on stderr: a tqdm bar on a terminal, one log line every few seconds otherwise.
+
+The periodic line is a log record (``ferry: 1200/3000 rows, ...`` as text; with JSON logs it
+carries ``done``, ``total``, ``ok``, ``failed`` and ``rows_per_second``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+from pipeline.logs import fields
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
-    """Counts finished rows and shows them; ``start()``/``close()`` bracket the run."""
+    """Counts finished rows and shows them; ``start()``/``close()`` bracket the run.
+
+    ``stream`` is where the bar draws (stderr by default); the periodic line is logged.
+    """
 
     def __init__(
         self,
@@ -41,6 +54,8 @@ class Progress:
         """Show the bar, or start the periodic log line."""
         self._started = time.monotonic()
         if self._bar_wanted:
+            from tqdm import tqdm
+
             self._bar = tqdm(
                 total=self.total, file=self._stream, unit="row", dynamic_ncols=True, smoothing=0.1
             )
@@ -58,18 +73,35 @@ class Progress:
             if self.done % 50 == 0 or self.done == self.total:
                 self._bar.set_postfix(ok=self.ok, failed=self.failed, refresh=False)
 
-    def line(self) -> str:
+    def rows_per_second(self) -> float:
+        """Finished rows per second since :meth:`start`."""
+        return self.done / max(time.monotonic() - self._started, 1e-9)
+
+    def line(self, rows_per_second: float | None = None) -> str:
         """``1200/3000 rows, ok 1190, failed 10, 240.0 rows/s``."""
-        elapsed = max(time.monotonic() - self._started, 1e-9)
+        rate = self.rows_per_second() if rows_per_second is None else rows_per_second
         return (
             f"ferry: {self.done}/{self.total} rows, ok {self.ok}, failed {self.failed}, "
-            f"{self.done / elapsed:.1f} rows/s"
+            f"{rate:.1f} rows/s"
         )
+
+    def event(self, rows_per_second: float | None = None) -> dict[str, Any]:
+        """The fields of the progress line, for JSON logs."""
+        rate = self.rows_per_second() if rows_per_second is None else rows_per_second
+        return {
+            "done": self.done,
+            "total": self.total,
+            "ok": self.ok,
+            "failed": self.failed,
+            "rows_per_second": round(rate, 2),
+        }
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self._log_every)
-            print(self.line(), file=self._stream, flush=True)
+            # once, and rounded as the text shows it, so the text and the fields agree
+            rate = round(self.rows_per_second(), 1)
+            log.info(self.line(rate), extra=fields(**self.event(rate)))
 
     async def close(self) -> None:
         """Stop the bar or the log line."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import shutil
 import sys
@@ -15,19 +16,24 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.client import ApiClient, make_session
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals
 from pipeline.errors import FatalApiError, ServerError, TableWriteError
-from pipeline.manifest import read_manifest
+from pipeline.logs import fields
+from pipeline.manifest import open_manifest
+from pipeline.metrics import record_run
 from pipeline.pacing import BackoffGate, SlidingWindowLimiter
-from pipeline.plan import Plan, PlanOptions, make_plan
+from pipeline.plan import ManifestNames, Plan, PlanOptions, make_plan
 from pipeline.progress import Progress
 from pipeline.settings import RunSettings
 from pipeline.store import ManifestChunks, ResultStore, RunRecorder, check_results_path
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.worker import Row, RowUploader, result_row
+
+log = logging.getLogger(__name__)
 
 INTERRUPT_GRACE_SECONDS = 5.0
 #: A checkpoint also comes after this many finished rows, so the journal (read back whole at a
@@ -54,13 +60,33 @@ def run_event_loop(coro: Any) -> Any:
 BATCH_ROWS = 100_000
 
 
-def _manifest_batches(settings: RunSettings) -> tuple[Iterator[pl.DataFrame], Path, str]:
-    """The manifest's rows in batches, the folder local sources are relative to, its label."""
-    manifest = read_manifest(settings.manifest, default_upload_path=settings.upload_path)
-    frame = manifest.frame
-    batches = (frame.slice(offset, BATCH_ROWS) for offset in range(0, frame.height, BATCH_ROWS))
-    base_dir = manifest.path.parent if manifest.path.is_file() else manifest.path
-    return batches, base_dir, str(manifest.path)
+def _expected_rows(path: Path | None) -> int | None:
+    """About how many rows a local manifest has, to size the plan's partitions."""
+    if path is None:
+        return None
+    try:
+        if path.is_dir():
+            return 0  # a folder's files: few enough to plan in one partition
+        if path.suffix.lower() == ".parquet":
+            return int(pq.read_metadata(path).num_rows)
+        return path.stat().st_size // 40  # text: a URL and a little more a line
+    except Exception:  # unreadable: the manifest reader says why
+        return None
+
+
+@contextlib.contextmanager
+def _manifest(
+    settings: RunSettings,
+) -> Iterator[tuple[Iterator[pl.DataFrame], Path, ManifestNames]]:
+    """The manifest's rows in batches, the folder local sources are relative to, its names."""
+    with open_manifest(settings.manifest, options=settings.manifest_options) as source:
+        base_dir = Path.cwd() if source.path is None else source.path
+        if base_dir.is_file():
+            base_dir = base_dir.parent
+        names = ManifestNames(
+            source.label, source.id_column, source.file_name_column, _expected_rows(source.path)
+        )
+        yield source.batches(BATCH_ROWS), base_dir, names
 
 
 def _options(settings: RunSettings) -> PlanOptions:
@@ -77,15 +103,14 @@ def plan_run(settings: RunSettings) -> RunSummary:
     """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
     store = ResultStore(settings.results)
     check_results_path(settings.results)
-    batches, _, label = _manifest_batches(settings)
-    with _scratch_folder(settings.results) as scratch:
+    with _manifest(settings) as (batches, _, names), _scratch_folder(settings.results) as scratch:
         if store.has_leftovers():  # plan against the table as a reader sees it
             folded = ResultStore(scratch / "folded.parquet")
             folded.write(store.read())
             store = folded
         else:
             store.read_header()
-        plan = make_plan(batches, store, _options(settings), scratch=scratch, label=label)
+        plan = make_plan(batches, store, _options(settings), scratch=scratch, names=names)
     return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
 
 
@@ -113,24 +138,39 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
     check_results_path(settings.results)
-    batches, base_dir, label = _manifest_batches(settings)
-    with store.locked():
+    with _manifest(settings) as (batches, base_dir, names), store.locked():
         store.read_header()
-        recovered = store.recover()
+        with _writes_to(store.files.table):
+            recovered = store.recover()
         if recovered:
-            print(
+            log.info(
                 f"ferry: folding {recovered} rows left by an interrupted run into "
                 f"{settings.results}",
-                file=out,
+                extra=fields(rows=recovered, results=str(settings.results)),
             )
         try:
-            plan = make_plan(batches, store, _options(settings), scratch=None, label=label)
+            with _writes_to(store.files.plan):
+                plan = make_plan(batches, store, _options(settings), scratch=None, names=names)
         except BaseException:
             ManifestChunks(store.files.plan, [], []).remove()
             raise
         run = _Run(settings, plan, store.recorder(plan.base, plan.chunks), base_dir, out)
         result: RunSummary = run_event_loop(run.execute())
         return result
+
+
+@contextlib.contextmanager
+def _writes_to(target: Path) -> Iterator[None]:
+    """Turn a failed write under ``target`` (disk full, permissions) into one clear error."""
+    try:
+        yield
+    except (OSError, pl.exceptions.ComputeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TableWriteError(
+            f"{target}: cannot write ({reason}); nothing was uploaded, and every row recorded "
+            "before is kept: free some space and run again",
+            path=target,
+        ) from exc
 
 
 class _Run:
@@ -152,6 +192,8 @@ class _Run:
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
         self.write_error: TableWriteError | None = None
+        #: When the table's figures for the metrics file were last read (they cost O(table)).
+        self._table_figures_at = float("-inf")
         self.progress = Progress(
             plan.todo.height,
             bar=settings.progress,
@@ -220,7 +262,7 @@ class _Run:
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
                     )
-                self._record(row)
+                await self._record(row)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -237,13 +279,15 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    def _record(self, row: Row) -> None:
-        self.recorder.append(row)
-        if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
-            try:
-                self.checkpoint()
-            except TableWriteError as exc:  # stop here; the final checkpoint tries once more
-                self.write_error = exc
+    async def _record(self, row: Row) -> None:
+        if self.recorder.broken:
+            return  # the journal failed: this row is not recorded, so it is not counted either
+        try:
+            await self.recorder.append(row)
+        except OSError as exc:  # disk full: stop, and count only the rows on disk
+            self.recorder.broken = True
+            self._failed_write(self.recorder.files.journal, exc)
+            return
         ok = row["status"] == "ok"
         if ok:
             self.summary.ok += 1
@@ -252,6 +296,8 @@ class _Run:
             self.summary.error_kinds[row["error_kind"]] += 1
             self.summary.top_errors[row["error"]] += 1
         self.progress.record(ok)
+        if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
+            self.checkpoint()
 
     def _abort(self, exc: FatalApiError) -> None:
         if self.summary.aborted:
@@ -266,27 +312,43 @@ class _Run:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Make the rows finished since the last checkpoint durable and visible to readers."""
-        self._guard(self.recorder.checkpoint)
+        """Make the rows finished since the last checkpoint durable and visible to readers.
+
+        A failed write stops dispatch (the rows stay in the journal); it is not retried.
+        """
+        if self.write_error is not None:
+            return
+        if not self._guard(self.recorder.checkpoint, self.recorder.checkpoints.folder):
+            return
+        now = time.monotonic()
+        # time-based checkpoints always refresh them; row-count ones in between do not
+        due = now - self._table_figures_at >= self.settings.checkpoint_seconds / 2
+        if due:
+            self._table_figures_at = now
+        record_run(self.settings.metrics_file, self.summary, final=False, table_due=due)
 
     def _finish(self) -> None:
         """Write the table once, streamed; on failure every finished row stays recoverable."""
-        if self.write_error is not None:
-            self.recorder.close()
+        if self.write_error is None and self._guard(self.recorder.finish, self.settings.results):
+            record_run(self.settings.metrics_file, self.summary, final=False)
             return
-        try:
-            self._guard(self.recorder.finish)
-        except TableWriteError as exc:
-            self.recorder.close()
-            self.write_error = exc
+        self.recorder.close()
 
-    def _guard(self, write: Callable[[], None]) -> None:
+    def _guard(self, write: Callable[[], None], target: Path) -> bool:
+        """Run ``write``; on a failed write (disk full) stop the run and say so, once."""
         try:
             write()
-        except OSError as exc:  # disk full, permissions: finished rows stay on disk
-            self.signal.stop()
-            raise TableWriteError(
-                f"{self.settings.results}: cannot write the result table "
-                f"({exc.strerror or exc}); finished rows are kept beside it and the next run "
-                "folds them in"
-            ) from exc
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            self._failed_write(target, exc)
+            return False
+        return True
+
+    def _failed_write(self, target: Path, exc: BaseException) -> None:
+        self.signal.stop()
+        if self.write_error is None:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.write_error = TableWriteError(
+                f"{target}: cannot write ({reason}); rows finished before are kept beside "
+                f"{self.settings.results.name} and the next run folds them in",
+                path=target,
+            )

@@ -12,6 +12,10 @@ MANIFEST_ALIASES: dict[str, tuple[str, ...]] = {
     "upload_path": ("uploadpath",),
     "file_name": ("filename",),
     "id": ("id",),
+    # The optional integrity columns, carried to the result table under these names.
+    "size": ("size",),
+    "md5": ("md5",),
+    "sha256": ("sha256",),
 }
 
 #: The result table's columns, in order, with their Arrow types.

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pipeline.errors import UsageError
-from pipeline.transfers import Via
+from pipeline.manifest.options import DEFAULT_UPLOAD_PATH as DEFAULT_UPLOAD_PATH
+from pipeline.manifest.options import Format, ManifestOptions
 from pipeline.units import Rate
 
-DEFAULT_UPLOAD_PATH = "ferry"
 DEFAULT_CONCURRENCY = 16
 DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT = 120.0
@@ -20,6 +21,15 @@ DEFAULT_BACKOFF_CAP = 30.0
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_LOG_EVERY_SECONDS = 5.0
 MAX_CONCURRENCY = 4096
+#: ``ferry verify``'s defaults; here, not in :mod:`pipeline.verify`, so that ``ferry verify
+#: --help`` shows them without importing aiohttp and polars.
+VERIFY_DEFAULT_CONCURRENCY = 16
+VERIFY_DEFAULT_TIMEOUT = 30.0
+VERIFY_DEFAULT_RETRIES = 2
+
+#: How http(s) sources reach the API (``--via``); see :mod:`pipeline.transfers`.
+Via = Literal["url", "relay", "auto"]
+VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
 
 
 @dataclass(frozen=True)
@@ -49,7 +59,8 @@ class Shard:
 class RunSettings:
     """Everything one run needs; built by ``jobs/`` from options and the environment."""
 
-    manifest: Path
+    #: A path, ``-`` (standard input) or an ``s3://``, ``gs://`` or ``https://`` URL.
+    manifest: Path | str
     results: Path
     base_url: str
     api_key: str = field(repr=False, default="")
@@ -71,6 +82,22 @@ class RunSettings:
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
     via: Via = "url"
     source_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Prometheus text file written at every checkpoint and at the end (``--metrics-file``).
+    metrics_file: Path | None = None
+    #: ``--format``, ``--delimiter`` and ``--column FIELD=NAME``: how to read the manifest.
+    manifest_format: Format | None = None
+    delimiter: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def manifest_options(self) -> ManifestOptions:
+        """How the manifest is read."""
+        return ManifestOptions(
+            default_upload_path=self.upload_path,
+            format=self.manifest_format,
+            delimiter=self.delimiter,
+            columns=self.columns,
+        )
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -89,3 +116,4 @@ class RunSettings:
             raise UsageError(f"--base-url: '{self.base_url}' is not an http(s) URL")
         if ".." in self.upload_path.split("/"):
             raise UsageError("--upload-path must not contain '..'")
+        self.manifest_options  # noqa: B018 - validates --format, --delimiter and --column

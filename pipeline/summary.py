@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pipeline.units import Rate
 
 PLAN_CATEGORIES = ("new", "retry", "refresh", "skip")
 
@@ -31,6 +34,8 @@ class RunSummary:
     aborted_message: str | None = None
     interrupted: bool = False
     dry_run: bool = False
+    #: Wall-clock start (epoch seconds): metrics written mid-run report the duration so far.
+    started_at: float = field(default_factory=time.time)
 
     @property
     def skipped(self) -> int:
@@ -102,3 +107,49 @@ class RunSummary:
             lines.append("ferry: interrupted: finished rows were kept; run again to continue")
         lines.append(f"ferry: results: {self.results}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CapacityEstimate:
+    """How long ``rows`` take at ``rate`` (one request each, at least), against the retention."""
+
+    rows: int
+    rate: Rate
+    retention_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        """Seconds the rows take at the rate, retries not counted."""
+        return self.rows * self.rate.per_seconds / self.rate.count
+
+    @property
+    def too_slow(self) -> bool:
+        """True when the first links expire before the last rows are done."""
+        return self.seconds > self.retention_seconds
+
+    def line(self) -> str:
+        """``ferry: at 20/10s the 1200 planned rows take at least 10 min``."""
+        return (
+            f"ferry: at {self.rate} the {self.rows} planned rows take at least "
+            f"{human_duration(self.seconds)}"
+        )
+
+    def warning(self) -> str:
+        """The line printed when :attr:`too_slow`."""
+        retention = human_duration(self.retention_seconds)
+        return (
+            f"ferry: warning: that is longer than --retention {retention}"
+            ": links expire before a full refresh is done, so at this rate not every link can "
+            "be kept alive; raise --rate if the key allows it"
+        )
+
+
+def human_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``5.2 h``, ``3 days``, ``57.9 days``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+    return f"{seconds / 86400:.1f} days".replace(".0 days", " days")

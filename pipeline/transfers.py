@@ -23,9 +23,8 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline.client import ApiClient, Uploaded
 from pipeline.errors import SourceError
+from pipeline.settings import Via
 
-Via = Literal["url", "relay", "auto"]
-VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
 Method = Literal["url", "stream", "base64"]
 
 Row = dict[str, Any]

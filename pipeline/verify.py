@@ -44,11 +44,11 @@ from pipeline.pacing import backoff_delay
 from pipeline.progress import Progress
 from pipeline.runner import new_run_id, run_event_loop
 from pipeline.schema import STATUS_FAILED, STATUS_OK
+from pipeline.settings import VERIFY_DEFAULT_CONCURRENCY as DEFAULT_CONCURRENCY
+from pipeline.settings import VERIFY_DEFAULT_RETRIES as DEFAULT_RETRIES
+from pipeline.settings import VERIFY_DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from pipeline.store import ResultStore, check_results_path, read_results
 
-DEFAULT_CONCURRENCY = 16
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_BASE = 0.5
 DEFAULT_BACKOFF_CAP = 10.0
 INTERRUPT_GRACE_SECONDS = 5.0

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["CASES", "BadManifest", "parquet_bytes"]
+__all__ = ["BAD_ROWS", "CASES", "BadManifest", "BadRow", "parquet_bytes"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,12 @@ class BadManifest:
     make: Callable[[Path], Path] | bytes
     expect: str
     skip_reason: str | None = None
+    #: The bytes are given on standard input (MANIFEST ``-``), not as a file.
+    stdin: bool = False
 
     def build(self, directory: Path) -> Path:
-        """Create the manifest in ``directory`` and return its path."""
+        """Create the manifest in ``directory`` and return its path (for ``stdin`` cases, the
+        file whose bytes are to be given on standard input)."""
         if isinstance(self.make, bytes):
             path = directory / self.filename
             path.write_bytes(self.make)
@@ -91,6 +94,13 @@ def _corrupt_parquet(directory: Path) -> Path:
 def _truncated_gzip(directory: Path) -> Path:
     path = directory / "cut.csv.gz"
     whole = gzip.compress(b"url\n" + b"https://example.com/a.jpg\n" * 100)
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+def _truncated_jsonl_gzip(directory: Path) -> Path:
+    path = directory / "cut.jsonl.gz"
+    whole = gzip.compress(b'{"url": "https://example.com/a.jpg"}\n' * 100)
     path.write_bytes(whole[: len(whole) // 2])
     return path
 
@@ -170,18 +180,6 @@ CASES: tuple[BadManifest, ...] = (
     ),
     BadManifest(
         "utf16", "utf16.csv", "url\nhttps://example.com/a.jpg\n".encode("utf-16"), "UTF-16"
-    ),
-    BadManifest(
-        "wrong-delimiter-semicolon",
-        "semicolon.csv",
-        b"url;id\nhttps://example.com/a.jpg;1\n",
-        "wrong delimiter? ferry reads comma-separated CSV",
-    ),
-    BadManifest(
-        "wrong-delimiter-tab",
-        "tabs.csv",
-        b"url\tid\nhttps://example.com/a.jpg\t1\n",
-        "one column holding a tab: wrong delimiter",
     ),
     BadManifest(
         "unbalanced-quotes",
@@ -274,7 +272,8 @@ CASES: tuple[BadManifest, ...] = (
         "unknown-extension",
         "manifest.xlsx",
         b"PK\x03\x04",
-        "unknown extension '.xlsx': use .csv, .csv.gz or .parquet",
+        "unknown extension '.xlsx': use .csv, .tsv, .txt, .urls, .list, .jsonl, .ndjson "
+        "(each also .gz) or .parquet, or --format",
     ),
     BadManifest(
         "gzip-not-gzip",
@@ -284,9 +283,88 @@ CASES: tuple[BadManifest, ...] = (
     ),
     BadManifest("gzip-truncated", "cut.csv.gz", _truncated_gzip, "not a valid gzip file"),
     BadManifest(
+        "jsonl-torn-line",
+        "torn.jsonl",
+        b'{"url": "https://example.com/a.jpg"}\n{"url": "https://exa\n',
+        "row 2: malformed JSON: Unterminated string",
+    ),
+    BadManifest(
+        "jsonl-not-objects",
+        "array.ndjson",
+        b'{"url": "https://example.com/a.jpg"}\n["https://example.com/b.jpg"]\n',
+        "row 2: not a JSON object but list",
+    ),
+    BadManifest(
+        "jsonl-gzip-truncated", "cut.jsonl.gz", _truncated_jsonl_gzip, "not a valid gzip file"
+    ),
+    BadManifest(
+        "tsv-ragged-row",
+        "ragged.tsv",
+        b"url\tid\nhttps://example.com/a.jpg\t1\nhttps://example.com/b.jpg\t2\textra\n",
+        "row 2: has 3 fields, the header has 2",
+    ),
+    BadManifest(
+        "tsv-semicolon-header",
+        "semicolon.tsv",
+        b"url;id\nhttps://example.com/a.jpg;1\n",
+        "one column holding ';': wrong --delimiter?",
+    ),
+    BadManifest(
+        "url-list-binary",
+        "urls.txt",
+        b"https://example.com/a.jpg\nhttps://example.com/b\x00.jpg\n",
+        "binary data, not URL list text (a NUL byte on line 2)",
+    ),
+    BadManifest("parquet-gz", "data.parquet.gz", b"\x1f\x8b", "unknown extension '.gz'"),
+    BadManifest("empty-stdin", "stdin", b"", "empty input", stdin=True),
+    BadManifest(
         "gzip-named-csv",
         "packed.csv",
         gzip.compress(b"url\nhttps://example.com/a.jpg\n"),
         "gzip-compressed, not CSV: name it .csv.gz",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A manifest with one bad row among good ones: ``{sources}`` in ``text`` is the base URL
+    of a source server serving ``f000.txt`` ...; the row ``bad_row`` (1-based, in the file's
+    row numbering) fails as ``invalid_row`` with an error that contains ``expect``."""
+
+    name: str
+    filename: str
+    text: str
+    bad_row: int
+    expect: str
+
+    def build(self, directory: Path, sources: str) -> Path:
+        """Create the manifest in ``directory`` and return its path."""
+        path = directory / self.filename
+        path.write_text(self.text.replace("{sources}", sources), encoding="utf-8")
+        return path
+
+
+BAD_ROWS: tuple[BadRow, ...] = (
+    BadRow(
+        "url-list-control-character",
+        "urls.txt",
+        "{sources}/f000.txt\n# a comment\n{sources}/f001\x07.txt\n{sources}/f002.txt\n",
+        3,
+        "control characters in URL",
+    ),
+    BadRow(
+        "tsv-http-data-non-numeric-size",
+        "transfer.tsv",
+        "TsvHttpData-1.0\n{sources}/f000.txt\t7\n{sources}/f001.txt\tabc\n",
+        2,
+        "invalid size 'abc'",
+    ),
+    BadRow(
+        "jsonl-malformed-md5",
+        "rows.jsonl",
+        '{"url": "{sources}/f000.txt"}\n{"url": "{sources}/f001.txt", "md5": "xyz"}\n',
+        2,
+        "invalid md5 'xyz'",
     ),
 )

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 from fileapi import STATS, BackgroundServer
+from jobs.cli import main
 from pipeline.store.table import read_results
-from tests.bad_manifests import CASES, BadManifest
-from tests.conftest import url_rows, write_manifest
+from tests.bad_manifests import BAD_ROWS, CASES, BadManifest, BadRow
+from tests.conftest import API_KEY, url_rows, write_manifest
 
 Cli = Callable[..., Result]
 
@@ -24,12 +25,20 @@ def test_bad_manifest_exits_2_with_one_line_and_calls_nothing(
     if case.skip_reason:
         pytest.skip(case.skip_reason)
     path = case.build(tmp_path)
-    result = cli("run", path, "--base-url", api.base_url)
+    if case.stdin:
+        result = CliRunner().invoke(
+            main,
+            ["run", "-", "--base-url", api.base_url, "--results", str(tmp_path / "t.parquet")],
+            input=path.read_bytes(),
+            env={"KIE_API_KEY": API_KEY},
+        )
+    else:
+        result = cli("run", path, "--base-url", api.base_url)
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("ferry: error: ")
-    assert path.name in lines[0] and case.expect in lines[0]
+    assert ("-: " if case.stdin else path.name) in lines[0] and case.expect in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert sum(api.app[STATS].requests_by_path.values()) == 0
     assert not list(tmp_path.glob("*.results.*"))
@@ -76,6 +85,10 @@ def test_bad_results_table_exits_2_and_is_never_overwritten(
         ["--via", "carrier-pigeon"],
         ["--source-header", "no colon here"],
         ["--base-url", "ftp://example"],
+        ["--format", "xlsx"],
+        ["--delimiter", ";;"],
+        ["--column", "colour=paint"],
+        ["--column", "url"],
     ],
 )
 def test_bad_options_exit_2_before_any_request(
@@ -86,6 +99,24 @@ def test_bad_options_exit_2_before_any_request(
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert sum(api.app[STATS].requests_by_path.values()) == 0
+
+
+def test_column_not_in_the_manifest_exits_2_naming_both(
+    cli: Cli, api: BackgroundServer, sources: BackgroundServer, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 2))
+    result = cli("run", manifest, "--base-url", api.base_url, "--column", "url=image_url")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "--column url=image_url" in result.stderr and "'image_url'" in result.stderr
+    assert sum(api.app[STATS].requests_by_path.values()) == 0
+
+
+def test_unknown_column_field_exits_2_naming_both(cli: Cli, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "m.csv", url_rows("https://e.com", 1))
+    result = cli("run", manifest, "--dry-run", "--column", "colour=paint")
+    assert result.exit_code == 2
+    assert "unknown field 'colour'" in result.stderr and "colour=paint" in result.stderr
 
 
 def test_bad_rows_fail_alone_as_invalid_row(
@@ -114,3 +145,17 @@ def test_bad_rows_fail_alone_as_invalid_row(
     assert table.filter(pl.col("error_kind") == "invalid_row")["attempts"].to_list() == [0] * 4
     uploads = api.app[STATS].requests_by_path
     assert sum(n for p, n in uploads.items() if p.startswith("/api/")) == 2
+
+
+@pytest.mark.parametrize("case", BAD_ROWS, ids=[case.name for case in BAD_ROWS])
+def test_bad_row_of_every_format_fails_alone(
+    case: BadRow, cli: Cli, api: BackgroundServer, sources: BackgroundServer, tmp_path: Path
+) -> None:
+    manifest = case.build(tmp_path, sources.base_url)
+    result = cli("run", manifest, "--base-url", api.base_url)
+    assert result.exit_code == 1, result.stderr
+    table = read_results(manifest.with_name(manifest.name.split(".")[0] + ".results.parquet"))
+    failed = table.filter(pl.col("status") == "failed")
+    assert failed["error_kind"].to_list() == ["invalid_row"]
+    assert case.expect in failed["error"][0]
+    assert table.filter(pl.col("status") == "ok").height == table.height - 1 >= 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,15 +33,19 @@ def rows(manifest: Manifest, *columns: str) -> list[tuple[object, ...]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_bad_manifest_is_one_clear_line(case: BadManifest, tmp_path: Path) -> None:
+def test_bad_manifest_is_one_clear_line(
+    case: BadManifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if case.skip_reason:
         pytest.skip(case.skip_reason)
     path = case.build(tmp_path)
+    if case.stdin:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
     with pytest.raises(ManifestError) as info:
-        read_manifest(path)
+        read_manifest("-" if case.stdin else path)
     message = str(info.value)
     assert "\n" not in message and "\r" not in message
-    assert message.startswith(str(path) + ": ")
+    assert message.startswith(("-" if case.stdin else str(path)) + ": ")
     assert case.expect in message
     assert len(message) < 400
 
@@ -57,17 +63,18 @@ def test_corpus_cases_are_fine_once_the_problem_is_gone(tmp_path: Path) -> None:
     assert read_manifest(write(tmp_path / "good.parquet", good)).frame.height == 200
 
 
-@pytest.mark.parametrize("target", ["read_bytes", "open"])
+@pytest.mark.parametrize("name", ["m.csv", "m.parquet", "m.csv.gz"])
 def test_permission_error_is_translated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    # The corpus' chmod-000 case cannot fail for root; this one raises the OS error itself.
-    path = write(tmp_path / ("m.csv" if target == "read_bytes" else "m.parquet"), "url\nx\n")
+    # The corpus' chmod-000 case cannot fail for root; this one raises the OS error itself
+    # where ferry opens the file (it streams it: no read_bytes).
+    path = write(tmp_path / name, "url\nx\n")
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, target, refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     with pytest.raises(ManifestError, match="permission denied"):
         read_manifest(path)
 

@@ -91,7 +91,7 @@ class ResultStore:
     def _read_once(self) -> pl.DataFrame:
         table = read_results(self.table)
         updates: list[pl.DataFrame] = []
-        if self.checkpoints.committed() != fingerprint(self.table):
+        if not self._committed():
             checkpointed = self.checkpoints.read_all()
             if checkpointed is not None:
                 updates.append(checkpointed)
@@ -162,8 +162,13 @@ class ResultStore:
         ManifestChunks(self.files.plan, [], []).remove()
         return recovered
 
+    def _committed(self) -> bool:
+        """True when the checkpoints are in the table already (a kill came after the rename)."""
+        committed = self.checkpoints.committed()
+        return committed is not None and committed == fingerprint(self.table)
+
     def _checkpointed_rows(self) -> int:
-        if self.checkpoints.committed() == fingerprint(self.table):
+        if self._committed():
             return 0
         return sum(pq.read_metadata(s.path).num_rows for s in self.checkpoints.segments())
 

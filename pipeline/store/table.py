@@ -17,7 +17,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.errors import ResultsError
+from pipeline.errors import ResultsError, UsageError
+from pipeline.manifest.options import STDIN, is_remote, stem_of_name
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
 from pipeline.store.files import TableFiles
 
@@ -29,19 +30,23 @@ def default_results_path(manifest: Path | str) -> Path:
     """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results.
 
     A manifest is taken for a result table when its name says so (``*.results.*``) or when its
-    header has the result table's ``status`` and ``run_id`` columns.
+    header has the result table's ``status`` and ``run_id`` columns. A remote manifest's table
+    is ``./<stem>.results.parquet`` in the working directory; standard input (``-``) has no
+    default: :class:`UsageError` naming ``--results``.
     """
+    if isinstance(manifest, str) and manifest == STDIN:
+        raise UsageError("--results is required when the manifest is read from standard input (-)")
+    if isinstance(manifest, str) and is_remote(manifest):
+        name = manifest.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
+        if ".results." in name:
+            return Path(name)
+        return Path(f"{stem_of_name(name) or 'manifest'}.results.parquet")
     path = Path(manifest)
     name = path.name
     if ".results." in name or looks_like_results(path):
         return path
-    for suffix in (".csv.gz", ".csv", ".parquet"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    else:
-        name = path.name if path.is_dir() else path.stem
-    return path.with_name(f"{name}.results.parquet")
+    stem = name if path.is_dir() else stem_of_name(name)
+    return path.with_name(f"{stem}.results.parquet")
 
 
 def looks_like_results(path: Path) -> bool:
@@ -207,11 +212,14 @@ def table_schema(path: Path) -> pl.Schema:
     return conform(head, path).schema
 
 
-def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+def iter_table(
+    path: Path, batch_rows: int = READ_BATCH_ROWS, *, columns: list[str] | None = None
+) -> Iterator[pl.DataFrame]:
     """The table at ``path`` in conformed batches, in order; nothing when it is absent.
 
-    A Parquet table is read batch by batch, so memory follows the batch, not the table. A CSV
-    table is read whole (CSV is for small tables people open in a spreadsheet).
+    A Parquet table is read batch by batch, so memory follows the batch, not the table; with
+    ``columns`` (which must include ``id`` and ``status``) only those are read. A CSV table is
+    read whole (CSV is for small tables people open in a spreadsheet).
     """
     if not path.exists():
         return
@@ -222,7 +230,7 @@ def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.Dat
         return
     try:
         source = pq.ParquetFile(path)
-        batches = source.iter_batches(batch_size=batch_rows)
+        batches = source.iter_batches(batch_size=batch_rows, columns=columns)
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
     while True:
@@ -234,7 +242,8 @@ def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.Dat
             raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
         chunk = pl.from_arrow(batch)
         assert isinstance(chunk, pl.DataFrame)
-        yield conform(chunk, path)
+        conformed = conform(chunk, path)
+        yield conformed if columns is None else conformed.select(columns)
 
 
 class TableWriter:

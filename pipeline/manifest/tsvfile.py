@@ -1,0 +1,36 @@
+"""TSV manifests: tab-separated, a header row, no quoting (``--delimiter`` overrides the tab).
+
+A first line ``TsvHttpData-1.0`` marks a Google Storage Transfer Service URL list: no header,
+the columns are ``url``, ``size`` and ``md5`` (Base64), and data row 1 is the line after the
+marker. A size or MD5 that is malformed fails its row (``invalid_row``), like any integrity
+column; a missing one is empty.
+"""
+
+from __future__ import annotations
+
+from pipeline.manifest.columns import check_names
+from pipeline.manifest.csvfile import Layout, parse_header
+from pipeline.manifest.inputs import Input
+from pipeline.manifest.options import ManifestOptions
+from pipeline.manifest.raw import RawTable
+from pipeline.manifest.sniff import TSV_HTTP_DATA
+from pipeline.manifest.textio import Block, blocks, first_record_end
+
+
+def read_tsv(source: Input, options: ManifestOptions) -> RawTable:
+    """The :class:`RawTable` of a TSV manifest or a ``TsvHttpData-1.0`` list."""
+    chunks = blocks(source.read, source.label, source.format, quoted=False)
+    first = next(chunks)
+    end = first_record_end(first.data, quoted=False)
+    header_line = first.data[:end]
+    body = Block(first.data[end:], first.line + 1)
+    delimiter = options.delimiter or "\t"
+    if header_line.strip() == TSV_HTTP_DATA:
+        layout = Layout(
+            names=("url", "size", "md5"), delimiter="\t", headerless=True, quoting=False
+        )
+        return layout.table(source, body, chunks)
+    names = parse_header(source.label, header_line, delimiter, quoting=False)
+    check_names(source.label, names)
+    layout = Layout(names=tuple(names), delimiter=delimiter, header=header_line, quoting=False)
+    return layout.table(source, body, chunks)
