@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from fileapi import handlers, uploads
+from fileapi import handlers, openapi, uploads
+from fileapi.cors import cors_middleware
 from fileapi.credits import CreditLedger
 from fileapi.faults import FaultState, fault_middleware
 from fileapi.fetch import Fetcher
@@ -32,14 +33,17 @@ def make_app(settings: ServerSettings) -> web.Application:
         rate_limit=settings.rate_limit,
         seed=settings.seed,
     )
-    app = web.Application(
-        middlewares=[
-            access_log_middleware(stats),
-            error_middleware(settings.status_mode),
-            auth_middleware(settings.keys),
-            fault_middleware(faults, settings.latency_ms, key_of),
-        ]
-    )
+    middlewares = [
+        access_log_middleware(stats),
+        error_middleware(settings.status_mode),
+        auth_middleware(settings.keys),
+        fault_middleware(faults, settings.latency_ms, key_of),
+    ]
+    if settings.cors_origins:
+        # outside the error middleware, so errors get CORS headers too; outside auth,
+        # because a browser's preflight never carries the key
+        middlewares.insert(1, cors_middleware(settings.cors_origins))
+    app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
     app[STATS] = stats
     app[FAULTS] = faults
@@ -63,6 +67,7 @@ def _add_routes(app: web.Application) -> None:
     app.router.add_post("/api/file-stream-upload", uploads.stream_upload)
     app.router.add_post("/api/file-base64-upload", uploads.base64_upload)
     app.router.add_get("/api/v1/chat/credit", handlers.credit)
+    app.router.add_get("/openapi.json", openapi.openapi)
     app.router.add_get(f"/files/{{token:{token}}}/{{tail:.+}}", handlers.file_view)
     app.router.add_get(f"/{{token:{token}}}/{{tail:.+}}", handlers.download)
 

@@ -16,6 +16,9 @@ from types import TracebackType
 
 from aiohttp import web
 
+from fileapi.protocol import ApiAppRunner
+from fileapi.state import SETTINGS
+
 DEFAULT_START_TIMEOUT = 10.0
 DEFAULT_STOP_TIMEOUT = 10.0
 SHUTDOWN_GRACE_SECONDS = 2.0
@@ -104,7 +107,9 @@ class BackgroundServer:
                 loop.close()
 
     async def _serve(self) -> None:
-        runner = web.AppRunner(
+        # the API answers even unparsable requests with its JSON error; other apps as aiohttp does
+        runner_class = ApiAppRunner if SETTINGS in self.app else web.AppRunner
+        runner = runner_class(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
         )
         try:

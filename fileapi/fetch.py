@@ -142,7 +142,12 @@ def validate_source_url(text: str) -> URL:
 
 
 class Fetcher:
-    """Downloads sources with one shared session; :meth:`start` and :meth:`close` bracket it."""
+    """Downloads sources with one shared session; :meth:`start` and :meth:`close` bracket it.
+
+    ``policy`` decides which addresses may be reached (default: public ones only);
+    ``resolver`` makes the DNS resolver under that check (tests pass one that never leaves
+    the machine).
+    """
 
     def __init__(
         self,
@@ -151,18 +156,19 @@ class Fetcher:
         timeout_seconds: float,
         max_bytes: int,
         policy: AddressPolicy | None = None,
+        resolver: Callable[[], AbstractResolver] = DefaultResolver,
     ) -> None:
         self.allow_private = allow_private
         self.timeout_seconds = timeout_seconds
         self.max_bytes = max_bytes
         self.policy: AddressPolicy = policy or is_public_address
+        self.make_resolver = resolver
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         """Open the client session (inside the running loop)."""
-        resolver: AbstractResolver = (
-            DefaultResolver() if self.allow_private else GuardedResolver(self.policy)
-        )
+        inner = self.make_resolver()
+        resolver = inner if self.allow_private else GuardedResolver(self.policy, inner)
         connector = aiohttp.TCPConnector(resolver=resolver, limit=64)
         self._session = aiohttp.ClientSession(
             connector=connector,

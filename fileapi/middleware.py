@@ -1,8 +1,9 @@
 """The outer middlewares: access log and stats, errors as JSON (and status mode), authentication.
 
-Order, outermost first: :func:`access_log_middleware`, :func:`error_middleware`,
-:func:`auth_middleware`, then ``fileapi.faults``. Nothing here ever logs a header value:
-the access log line is ``METHOD PATH STATUS MSms``.
+Order, outermost first: :func:`access_log_middleware`, ``fileapi.cors`` (only with CORS
+origins configured), :func:`error_middleware`, :func:`auth_middleware`, then
+``fileapi.faults``. Nothing here ever logs a header value: the access log line is
+``METHOD PATH STATUS MSms``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import hmac
 import logging
 import time
 
-from aiohttp import web
+from aiohttp import http_exceptions, web
 from aiohttp.typedefs import Handler, Middleware
 
 from fileapi.faults import UPLOAD_PATHS
@@ -61,6 +62,11 @@ def error_middleware(status_mode: str) -> Middleware:
             response = api_json(exc.code, exc.msg, headers=exc.headers)
         except web.HTTPException as exc:
             response = _from_http_exception(request, exc)
+        except (http_exceptions.HttpProcessingError, web.RequestPayloadError) as exc:
+            # A request aiohttp could not parse is the client's fault even where no body
+            # reader mapped it (those are in fileapi.params and fileapi.forms): never a 500.
+            error_log.warning("unreadable request %s %s: %r", request.method, request.path, exc)
+            response = _unreadable(exc)
         except Exception:
             error_log.exception("unhandled error in %s %s", request.method, request.path)
             response = api_json(500, default_message(500))
@@ -74,6 +80,13 @@ def error_middleware(status_mode: str) -> Middleware:
         return response
 
     return errors
+
+
+def _unreadable(exc: Exception) -> web.Response:
+    code = getattr(exc, "code", 400)
+    if not isinstance(code, int) or not 400 <= code < 500:
+        code = 400
+    return api_json(code, f"Bad request: the request could not be read ({type(exc).__name__})")
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 
 import filetype
 
@@ -10,6 +11,9 @@ import filetype
 HEAD_BYTES = 8192
 FALLBACK_MIME = "application/octet-stream"
 _GENERIC = {"", FALLBACK_MIME, "binary/octet-stream", "application/unknown"}
+# RFC 6838 type/subtype names: a client's declared type is stored and sent back as a
+# Content-Type header, so anything else (spaces, control characters, non-ASCII) is dropped.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}")
 
 
 def detect_mime(head: bytes, file_name: str, hint: str | None = None) -> str:
@@ -34,7 +38,7 @@ def clean_hint(hint: str | None) -> str | None:
     if not hint:
         return None
     bare = hint.split(";", 1)[0].strip().lower()
-    if bare in _GENERIC or "/" not in bare or len(bare) > 127:
+    if bare in _GENERIC or not _MEDIA_TYPE.fullmatch(bare):
         return None
     return bare
 

@@ -1,20 +1,70 @@
 """Request parameters: a size-capped JSON body and the checks every upload's fields share.
 
 Each failure is an :class:`~fileapi.responses.ApiError` whose ``msg`` names the field, as
-in the spec: ``Missing required parameter: uploadPath``.
+in the spec: ``Missing required parameter: uploadPath``. :func:`body_read_errors` is the one
+place where aiohttp's exceptions for an unreadable request body become a 400.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from aiohttp import web
+import aiohttp
+from aiohttp import http_exceptions, web
 
 from fileapi.paths import PathError, clean_file_name, clean_upload_path
 from fileapi.responses import ApiError
 
 READ_CHUNK = 64 * 1024
+
+
+CONNECTION_LOST_MSG = "Request incomplete: the connection was lost"
+
+# What aiohttp raises while reading a body the client got wrong: a bad part header or
+# Content-Encoding (HttpProcessingError), a payload the protocol could not decode
+# (RequestPayloadError), and the multipart reader's own ValueError, KeyError, AssertionError
+# and RuntimeError for a missing or broken boundary, part Content-Length or ``_charset_``.
+# Its BadContentDisposition* warnings arrive here as exceptions when warnings are errors.
+_MALFORMED = (
+    http_exceptions.HttpProcessingError,
+    web.RequestPayloadError,
+    aiohttp.ClientPayloadError,
+    aiohttp.BadContentDispositionHeader,
+    aiohttp.BadContentDispositionParam,
+    ValueError,
+    KeyError,
+    AssertionError,
+    RuntimeError,
+)
+
+
+@contextmanager
+def body_read_errors(what: str, *, lost: str = CONNECTION_LOST_MSG) -> Iterator[None]:
+    """Answer 400 ``{what}: <reason>`` for a body aiohttp cannot read, 400 ``lost`` when the
+    client goes away mid-body. ``ApiError`` and anything else pass through unchanged."""
+    try:
+        yield
+    except ApiError:
+        raise
+    except ConnectionError:
+        raise ApiError(400, lost) from None
+    except _MALFORMED as exc:
+        raise ApiError(400, f"{what}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, printable reason naming no internals: aiohttp's message, else the class."""
+    # a RequestPayloadError wraps the parser's error, whose message says what was wrong
+    cause = exc if isinstance(exc, http_exceptions.HttpProcessingError) else exc.__cause__
+    if isinstance(cause, http_exceptions.HttpProcessingError) and cause.message:
+        text = cause.message
+    else:
+        text = type(exc).__name__
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return " ".join(text.split())[:120]
 
 
 def missing(name: str) -> ApiError:
@@ -33,13 +83,11 @@ async def read_json(request: web.Request, limit: int, *, too_large: str) -> dict
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, too_large)
     body = bytearray()
-    try:
+    with body_read_errors("Invalid request body"):
         async for chunk in request.content.iter_chunked(READ_CHUNK):
             body += chunk
             if len(body) > limit:
                 raise ApiError(413, too_large)
-    except ConnectionError:
-        raise ApiError(400, "Request incomplete: the connection was lost") from None
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):

@@ -7,11 +7,14 @@ import contextlib
 import logging
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 
+import aiohttp
 from aiohttp import web
 
 from fileapi.app import make_app
+from fileapi.protocol import ApiAppRunner
 from fileapi.settings import ServerSettings
 from pipeline.logs import JsonFormatter, fields
 
@@ -25,7 +28,11 @@ def configure_logging(debug: bool = False, *, json_logs: bool = False) -> None:
     """Send the server's logs (one access line per request) to stderr; DEBUG if ``debug``.
 
     With ``json_logs`` every line is one JSON object (``ferry serve --log-format json``).
+    aiohttp's warnings about a client's malformed ``Content-Disposition`` are silenced: the
+    server answers such a request itself (``fileapi.forms``), a warning would only be noise.
     """
+    for category in (aiohttp.BadContentDispositionHeader, aiohttp.BadContentDispositionParam):
+        warnings.filterwarnings("ignore", category=category)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_logs else logging.Formatter(LOG_FORMAT))
     for name in ("fileapi", "aiohttp.server", "aiohttp.web"):
@@ -68,7 +75,7 @@ def run_server(
 
 
 async def _serve(settings: ServerSettings, announce_keys: bool) -> None:
-    runner = web.AppRunner(
+    runner = ApiAppRunner(
         make_app(settings),
         access_log=None,
         handle_signals=False,

@@ -6,6 +6,7 @@ into a :class:`ServerSettings`, so the server is testable without environment va
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,27 @@ DEFAULT_MAX_URL_BYTES = 100 * 1000**2
 DEFAULT_MAX_BASE64_BYTES = 10 * 1000**2
 DEFAULT_URL_TIMEOUT_SECONDS = 30.0
 DEFAULT_SWEEP_INTERVAL_SECONDS = 60.0
+
+# scheme://host[:port], as a browser sends it in Origin (no path, no trailing slash)
+_ORIGIN = re.compile(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
+
+
+def normalize_origin(origin: str) -> str:
+    """A web origin as browsers send it in ``Origin``: lower case, no trailing slash."""
+    return origin.strip().rstrip("/").lower()
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why ``origin`` cannot be a CORS origin setting, or ``None`` if it can (``*`` or
+    ``scheme://host[:port]``)."""
+    normal = normalize_origin(origin)
+    if normal == "*" or _ORIGIN.fullmatch(normal):
+        return None
+    return (
+        f"'{origin}' is not * or an origin such as https://example.com or"
+        " http://localhost:3000 (scheme, host and port only)"
+    )
+
 
 StatusMode = Literal["http", "body"]
 STATUS_MODES: tuple[str, ...] = ("http", "body")
@@ -44,6 +66,8 @@ class ServerSettings:
     ``fail_sequence``) exist for testing clients: ``fail_sequence`` is the exact list of
     statuses answered to the first upload requests (``200`` lets a request through), so a
     test can replay e.g. ``(500, 429, 200)``. ``seed`` makes ``fail_rate`` reproducible.
+    ``cors_origins`` are the web origins (``scheme://host[:port]``, or ``*`` for any) whose
+    pages may call the server; empty (the default) sends no CORS header at all.
     """
 
     data_dir: Path
@@ -65,11 +89,14 @@ class ServerSettings:
     sweep_interval_seconds: float = DEFAULT_SWEEP_INTERVAL_SECONDS
     fail_sequence: tuple[int, ...] = field(default=())
     seed: int | None = None
+    cors_origins: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         object.__setattr__(self, "keys", tuple(self.keys))
         object.__setattr__(self, "fail_sequence", tuple(self.fail_sequence))
+        origins = tuple(normalize_origin(o) for o in self.cors_origins)
+        object.__setattr__(self, "cors_origins", origins)
         if self.public_url is not None:
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
         self._validate()
@@ -103,6 +130,10 @@ class ServerSettings:
         for status in self.fail_sequence:
             if not 100 <= status <= 599:
                 raise SettingsError(f"fail_sequence: {status} is not an HTTP status")
+        for origin in self.cors_origins:
+            problem = origin_problem(origin)
+            if problem:
+                raise SettingsError(f"cors_origins: {problem}")
 
 
 def _positive(name: str, value: float) -> None:

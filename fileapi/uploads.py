@@ -13,11 +13,11 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 from aiohttp import web
 
 from fileapi import base64data
 from fileapi.fetch import SourceFailedError, SourceRefusedError, validate_source_url
+from fileapi.forms import read_form
 from fileapi.middleware import key_of
 from fileapi.mime import clean_hint, detect_mime, extension_for
 from fileapi.params import (
@@ -35,10 +35,7 @@ from fileapi.storage import StoredFile, new_file_id, new_token
 
 SUCCESS_MSG = "File uploaded successfully"
 MAX_URL_BODY_BYTES = 64 * 1024
-MAX_FIELD_BYTES = 4096
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
-STREAM_CHUNK_BYTES = 256 * 1024
-CONNECTION_LOST_MSG = "Upload incomplete: the connection was lost"
 
 
 def public_base(request: web.Request) -> str:
@@ -196,63 +193,19 @@ async def stream_upload(request: web.Request) -> web.Response:
     if length is not None and length > limit + MULTIPART_OVERHEAD_BYTES:
         raise too_large(limit)
     async with charged(request), temp_sink(request, limit) as sink:
-        fields, got_file, part_name, part_type = await _read_multipart(request, sink)
-        if not got_file:
+        try:
+            form = await read_form(request, sink)
+        except TooLargeError:
+            raise too_large(limit) from None
+        if not form.got_file:
             raise missing("file")
-        upload_path = upload_path_param(fields)
-        file_name = file_name_param(fields)
+        upload_path = upload_path_param(form.fields)
+        file_name = file_name_param(form.fields)
         return await store(
             request,
             sink,
             upload_path=upload_path,
             file_name=file_name,
-            name_hint=part_name,
-            mime_hint=clean_hint(part_type),
+            name_hint=form.file_name,
+            mime_hint=clean_hint(form.content_type),
         )
-
-
-async def _read_multipart(
-    request: web.Request, sink: TempSink
-) -> tuple[dict[str, str], bool, str | None, str | None]:
-    """Stream the first ``file`` part into ``sink``; collect the small text fields."""
-    fields: dict[str, str] = {}
-    got_file = False
-    part_name: str | None = None
-    part_type: str | None = None
-    try:
-        reader = await request.multipart()
-        while True:
-            part = await reader.next()
-            if part is None:
-                break
-            if not isinstance(part, aiohttp.BodyPartReader):
-                raise ApiError(400, "Invalid multipart body: nested multipart is not supported")
-            if part.name == "file" and not got_file:
-                got_file = True
-                part_name = part.filename
-                part_type = part.headers.get("Content-Type")
-                while chunk := await part.read_chunk(STREAM_CHUNK_BYTES):
-                    await sink.write(chunk)
-            elif part.name in ("uploadPath", "fileName"):
-                fields[part.name] = await _read_field(part)
-            else:
-                await part.release()
-    except TooLargeError:
-        raise too_large(sink.limit) from None
-    except ConnectionError:
-        raise ApiError(400, CONNECTION_LOST_MSG) from None
-    except (ValueError, AssertionError, RuntimeError, aiohttp.ClientPayloadError) as exc:
-        raise ApiError(400, f"Invalid multipart body: {type(exc).__name__}") from None
-    return fields, got_file, part_name, part_type
-
-
-async def _read_field(part: aiohttp.BodyPartReader) -> str:
-    data = bytearray()
-    while chunk := await part.read_chunk(MAX_FIELD_BYTES):
-        data += chunk
-        if len(data) > MAX_FIELD_BYTES:
-            raise ApiError(400, f"Invalid parameter: {part.name} is too long")
-    try:
-        return data.decode(part.get_charset("utf-8"))
-    except (UnicodeDecodeError, LookupError):
-        raise ApiError(400, f"Invalid parameter: {part.name} is not valid UTF-8") from None

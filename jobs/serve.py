@@ -22,6 +22,7 @@ from fileapi.settings import (
     STATUS_MODES,
     ServerSettings,
     SettingsError,
+    origin_problem,
 )
 from jobs.common import duration, log_format_option, rate, say
 from pipeline.errors import UsageError
@@ -49,6 +50,16 @@ def _statuses(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         raise click.BadParameter(
             f"'{value}' is not a list of statuses such as 500,429,200"
         ) from None
+
+
+def _origins(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    for origin in value:
+        problem = origin_problem(origin)
+        if problem:
+            raise click.BadParameter(problem)
+    return value
 
 
 def server_keys() -> tuple[tuple[str, ...], bool]:
@@ -152,6 +163,15 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
     metavar="SIZE",
     help="Cap of a Base64 upload, decoded.",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    callback=_origins,
+    metavar="ORIGIN",
+    help="Let web pages from ORIGIN (https://app.example.com, http://localhost:3000; * for"
+    " any) call the server: answers CORS preflights, adds CORS headers. Repeatable.",
+)
 @log_format_option
 @click.option("--debug", is_flag=True, help="Log at DEBUG level.")
 def serve(
@@ -170,6 +190,7 @@ def serve(
     max_stream_size: int,
     max_url_size: int,
     max_base64_size: int,
+    cors_origins: tuple[str, ...],
     debug: bool,
 ) -> None:
     """Run the File Upload API locally, faithful to the spec, for tests and demos.
@@ -181,6 +202,7 @@ def serve(
     Examples:
       FERRY_SERVER_KEYS=secret ferry serve --port 8080 --data-dir ./server-data
       ferry serve --port 0 --fail-rate 0.1 --rate-limit 20/10s --status-mode body
+      ferry serve --cors-origin http://localhost:3000
     """
     keys, generated = server_keys()
     try:
@@ -201,6 +223,7 @@ def serve(
             max_url_bytes=max_url_size,
             max_base64_bytes=max_base64_size,
             fail_sequence=fail_sequence,
+            cors_origins=cors_origins,
         )
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None

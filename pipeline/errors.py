@@ -90,9 +90,16 @@ class ResultsError(ManifestError):
 
 
 class TableWriteError(PipelineError):
-    """The result table could not be written (disk full, permissions); rows stay in the journal."""
+    """The result table or a file beside it could not be written (disk full, permissions).
+
+    Rows recorded before stay on disk beside the table; the next run folds them in.
+    """
 
     exit_code = ExitCode.FAILED
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class LockedError(PipelineError):

@@ -38,8 +38,19 @@ TODO_COLUMNS: Final = ("id", "url", "upload_path", "file_name", "_invalid", "_ke
 #: The columns every manifest batch starts with; the rest are the manifest's extras.
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
 
-#: Partitions per plan: 10,000,000 rows make partitions of about 600,000.
-PARTITIONS: Final = 16
+#: Rows (manifest and table together) per partition, and the most partitions a plan uses.
+PARTITION_ROWS: Final = 250_000
+MAX_PARTITIONS: Final = 64
+#: Partitions when the size of the manifest cannot be known in advance (standard input).
+UNKNOWN_SIZE_PARTITIONS: Final = 16
+
+
+def partitions_for(manifest_rows: int | None, table_rows: int) -> int:
+    """How many partitions keep each near :data:`PARTITION_ROWS` rows."""
+    if manifest_rows is None:
+        return max(UNKNOWN_SIZE_PARTITIONS, min(MAX_PARTITIONS, table_rows // PARTITION_ROWS))
+    return max(1, min(MAX_PARTITIONS, -(-(manifest_rows + table_rows) // PARTITION_ROWS)))
+
 
 _IDENTITY: Final = {
     "id": pl.String(),
@@ -70,6 +81,8 @@ class ManifestNames:
     label: str
     id_column: str = "id"
     file_name_column: str = "file_name"
+    #: About how many rows the manifest has (None when unknown): sizes the partitions.
+    expected_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,8 +149,8 @@ def make_plan(
 
     Without ``scratch`` (a real run) the manifest's rows are kept in ``store``'s plan folder
     for :meth:`Plan.rows` and the partitions go there too; a dry run gives an empty folder of
-    its own. Raises :class:`~pipeline.errors.ManifestError` for duplicate ids and clashing
-    targets, as :func:`~pipeline.manifest.read_manifest` would.
+    its own. Raises :class:`~pipeline.errors.ManifestError` for duplicate ids and
+    clashing targets, as :func:`~pipeline.manifest.read_manifest` would.
     """
     base = store.base()
     chunks = None
@@ -145,9 +158,10 @@ def make_plan(
         chunks = ManifestChunks.create(store.files.plan)
         scratch = chunks.folder / "partitions"
         scratch.mkdir()
-    identities = SpilledPartitions(scratch, "m", PARTITIONS)
-    targets = SpilledPartitions(scratch, "c", PARTITIONS)
-    table = SpilledPartitions(scratch, "t", PARTITIONS)
+    count = partitions_for(names.expected_rows, base.rows)
+    identities = SpilledPartitions(scratch, "m", count)
+    targets = SpilledPartitions(scratch, "c", count)
+    table = SpilledPartitions(scratch, "t", count)
     try:
         for batch in batches:
             if options.shard is not None:
@@ -158,7 +172,7 @@ def make_plan(
             aimed = batch.filter(pl.col("file_name").is_not_null() & pl.col("_invalid").is_null())
             targets.add(aimed.select(*_TARGET), pl.struct("upload_path", "file_name").hash())
         position = 0
-        for current in iter_table(store.table):
+        for current in iter_table(store.table, columns=["id", "status", "expires_at"]):
             part = current.select(
                 "id",
                 pl.col("status").alias("_status"),
@@ -173,7 +187,8 @@ def make_plan(
         table.close()
     if chunks is not None:
         chunks.close()
-    counts, todo = _categorise(identities, table, base, options, names)
+    keep_rows = chunks is not None or options.limit is not None
+    counts, todo = _categorise(identities, table, base, options, names, keep_rows=keep_rows)
     _check_targets(targets, names)
     return Plan(counts=counts, base=base, todo=todo, chunks=chunks)
 
@@ -184,7 +199,11 @@ def _categorise(
     base: Base,
     options: PlanOptions,
     names: ManifestNames,
+    *,
+    keep_rows: bool,
 ) -> tuple[dict[str, int], pl.DataFrame]:
+    """The counts of each category and, with ``keep_rows``, the rows to do (``_row``, ``_key``)
+    in manifest order; without, only the counts are kept (a dry run holds no list of rows)."""
     horizon = options.now + timedelta(seconds=options.refresh_within or 0)
     expiring = pl.col("_expires").is_not_null() & (pl.col("_expires") <= pl.lit(horizon))
     expired = pl.col("_expires").is_not_null() & (pl.col("_expires") <= pl.lit(options.now))
@@ -202,6 +221,7 @@ def _categorise(
         category = pl.when(category == "retry").then(category).otherwise(pl.lit("skip"))
     rows = 0
     todo: list[pl.DataFrame] = []
+    tally = {name: 0 for name in CATEGORIES}
     first: Violation | None = None
     for number in range(identities.count):
         manifest = drop_identical(identities.read(number, _IDENTITY).sort("_row"))
@@ -216,9 +236,16 @@ def _categorise(
             pl.coalesce("_pos", pl.lit(base.rows) + pl.col("_row")).alias("_key"),
             category.alias("category"),
         )
-        todo.append(joined.filter(pl.col("category") != "skip"))
+        if keep_rows:
+            todo.append(joined.filter(pl.col("category") != "skip"))
+        else:
+            for name, count in joined.group_by("category").len().iter_rows():
+                tally[name] += count
     if first is not None:
         raise first.error
+    if not keep_rows:
+        tally["skip"] = rows - sum(tally[name] for name in CATEGORIES if name != "skip")
+        return tally, pl.DataFrame(schema={"_row": pl.Int64, "_key": pl.Int64})
     chosen = (
         pl.concat(todo)
         if todo

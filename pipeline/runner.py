@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
@@ -49,8 +50,22 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-#: Manifest rows per batch handed to the planner.
-BATCH_ROWS = 100_000
+#: Manifest rows per batch handed to the planner: the peak of reading follows it.
+BATCH_ROWS = 50_000
+
+
+def _expected_rows(path: Path | None) -> int | None:
+    """About how many rows a local manifest has, to size the plan's partitions."""
+    if path is None:
+        return None
+    try:
+        if path.is_dir():
+            return 0  # a folder's files: few enough to plan in one partition
+        if path.suffix.lower() == ".parquet":
+            return int(pq.read_metadata(path).num_rows)
+        return path.stat().st_size // 40  # text: a URL and a little more a line
+    except Exception:  # unreadable: the manifest reader says why
+        return None
 
 
 @contextlib.contextmanager
@@ -62,7 +77,9 @@ def _manifest(
         base_dir = Path.cwd() if source.path is None else source.path
         if base_dir.is_file():
             base_dir = base_dir.parent
-        names = ManifestNames(source.label, source.id_column, source.file_name_column)
+        names = ManifestNames(
+            source.label, source.id_column, source.file_name_column, _expected_rows(source.path)
+        )
         yield source.batches(BATCH_ROWS), base_dir, names
 
 
@@ -117,7 +134,8 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     check_results_path(settings.results)
     with _manifest(settings) as (batches, base_dir, names), store.locked():
         store.read_header()
-        recovered = store.recover()
+        with _writes_to(store.files.table):
+            recovered = store.recover()
         if recovered:
             log.info(
                 f"ferry: folding {recovered} rows left by an interrupted run into "
@@ -125,13 +143,28 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
                 extra=fields(rows=recovered, results=str(settings.results)),
             )
         try:
-            plan = make_plan(batches, store, _options(settings), scratch=None, names=names)
+            with _writes_to(store.files.plan):
+                plan = make_plan(batches, store, _options(settings), scratch=None, names=names)
         except BaseException:
             ManifestChunks(store.files.plan, [], []).remove()
             raise
         run = _Run(settings, plan, store.recorder(plan.base, plan.chunks), base_dir, out)
         result: RunSummary = run_event_loop(run.execute())
         return result
+
+
+@contextlib.contextmanager
+def _writes_to(target: Path) -> Iterator[None]:
+    """Turn a failed write under ``target`` (disk full, permissions) into one clear error."""
+    try:
+        yield
+    except (OSError, pl.exceptions.ComputeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TableWriteError(
+            f"{target}: cannot write ({reason}); nothing was uploaded, and every row recorded "
+            "before is kept: free some space and run again",
+            path=target,
+        ) from exc
 
 
 class _Run:
@@ -219,7 +252,7 @@ class _Run:
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
                     )
-                self._record(row)
+                await self._record(row)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -236,8 +269,15 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    def _record(self, row: ResultRow) -> None:
-        self.recorder.append(row.to_journal())
+    async def _record(self, row: ResultRow) -> None:
+        if self.recorder.broken:
+            return  # the journal failed: this row is not recorded, so it is not counted either
+        try:
+            await self.recorder.append(row.to_journal())
+        except OSError as exc:  # disk full: stop, and count only the rows on disk
+            self.recorder.broken = True
+            self._failed_write(self.recorder.files.journal, exc)
+            return
         ok = row.status == "ok"
         if ok:
             self.summary.ok += 1
@@ -247,10 +287,7 @@ class _Run:
             self.summary.top_errors[row.error or ""] += 1
         self.progress.record(ok)
         if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
-            try:
-                self.checkpoint()
-            except TableWriteError as exc:  # dispatch stops; the rows stay in the journal
-                self.write_error = exc
+            self.checkpoint()
 
     def _abort(self, exc: FatalApiError) -> None:
         if self.summary.aborted:
@@ -265,8 +302,14 @@ class _Run:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Make the rows finished since the last checkpoint durable and visible to readers."""
-        self._guard(self.recorder.checkpoint)
+        """Make the rows finished since the last checkpoint durable and visible to readers.
+
+        A failed write stops dispatch (the rows stay in the journal); it is not retried.
+        """
+        if self.write_error is not None:
+            return
+        if not self._guard(self.recorder.checkpoint, self.recorder.checkpoints.folder):
+            return
         now = time.monotonic()
         # time-based checkpoints always refresh them; row-count ones in between do not
         due = now - self._table_figures_at >= self.settings.checkpoint_seconds / 2
@@ -276,24 +319,26 @@ class _Run:
 
     def _finish(self) -> None:
         """Write the table once, streamed; on failure every finished row stays recoverable."""
-        if self.write_error is not None:
-            self.recorder.close()
+        if self.write_error is None and self._guard(self.recorder.finish, self.settings.results):
+            record_run(self.settings.metrics_file, self.summary, final=False)
             return
-        try:
-            self._guard(self.recorder.finish)
-        except TableWriteError as exc:
-            self.recorder.close()
-            self.write_error = exc
-            return
-        record_run(self.settings.metrics_file, self.summary, final=False)
+        self.recorder.close()
 
-    def _guard(self, write: Callable[[], None]) -> None:
+    def _guard(self, write: Callable[[], None], target: Path) -> bool:
+        """Run ``write``; on a failed write (disk full) stop the run and say so, once."""
         try:
             write()
-        except OSError as exc:  # disk full, permissions: finished rows stay on disk
-            self.signal.stop()
-            raise TableWriteError(
-                f"{self.settings.results}: cannot write the result table "
-                f"({exc.strerror or exc}); finished rows are kept beside it and the next run "
-                "folds them in"
-            ) from exc
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            self._failed_write(target, exc)
+            return False
+        return True
+
+    def _failed_write(self, target: Path, exc: BaseException) -> None:
+        self.signal.stop()
+        if self.write_error is None:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.write_error = TableWriteError(
+                f"{target}: cannot write ({reason}); rows finished before are kept beside "
+                f"{self.settings.results.name} and the next run folds them in",
+                path=target,
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from pipeline.errors import ResultsError
 from pipeline.rows import PlannedRow, result_row
 from pipeline.schema import RESULT_COLUMNS
-from pipeline.store import ManifestChunks, ResultStore, TableFiles, is_own_file
+from pipeline.store import ManifestChunks, ResultStore, RunRecorder, TableFiles, is_own_file
 from pipeline.store.checkpoints import Base, fingerprint
 from pipeline.store.journal import Journal, read_journal
 from pipeline.store.table import (
@@ -122,6 +123,11 @@ def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> Non
     assert default_results_path(tmp_path / "folder") == tmp_path / "folder.results.parquet"
 
 
+def record(recorder: RunRecorder, done: dict[str, object]) -> None:
+    """Journal one row as a run does (the call returns once the row is written)."""
+    asyncio.run(recorder.append(done))
+
+
 def placed(identity: str, status: str, key: int, manifest_row: int) -> dict[str, object]:
     return row(identity, status) | {"_key": key, "_row": manifest_row}
 
@@ -157,7 +163,7 @@ def test_streamed_final_write_equals_the_in_memory_fold(tmp_path: Path, width: i
         placed("a", "ok", 0, 2),
     ]
     for number, done in enumerate(finished):
-        recorder.append(done)
+        record(recorder, done)
         if number == 2:
             recorder.checkpoint()
             # a reader sees checkpointed rows before the table is rewritten
@@ -190,10 +196,10 @@ def _killed_run(tmp_path: Path, stage: str) -> tuple[Path, pl.DataFrame]:
     recorder = store.recorder(Base(fingerprint=fingerprint(path), rows=4, width=2), None)
     recorder.open()
     finished = [placed("b", "ok", 1, 2), placed("e", "ok", 4 + 5, 5), placed("d", "ok", 3, 4)]
-    recorder.append(finished[0])
-    recorder.append(finished[1])
+    record(recorder, finished[0])
+    record(recorder, finished[1])
     recorder.checkpoint()
-    recorder.append(finished[2])
+    record(recorder, finished[2])
     plain = [{k: v for k, v in done.items() if not k.startswith("_")} for done in finished]
     expected = fold(read_results(path), read_frame(plain), None)
     if stage == "journal":

@@ -24,8 +24,10 @@ def identities(frame: pl.DataFrame) -> pl.Series:
             separator=SEPARATOR,
         )
     ).to_series()
-    # Polars hands out the UTF-8 bytes directly: no str round trip.
-    return pl.Series("id", _digests(joined.cast(pl.Binary).to_list()), dtype=pl.String)
+    # Polars hands out the UTF-8 bytes directly: no str round trip; and hex-encodes the
+    # digests in one vectorised step.
+    digests = pl.Series("id", _raw_digests(joined.cast(pl.Binary).to_list()), dtype=pl.Binary)
+    return digests.bin.encode("hex")
 
 
 def row_identity(url: str | None, upload_path: str, file_name: str | None) -> str:
@@ -36,8 +38,13 @@ def row_identity(url: str | None, upload_path: str, file_name: str | None) -> st
     return _digests([joined.encode("utf-8", "surrogatepass")])[0]
 
 
-def _digests(keys: list[bytes]) -> list[str]:
+def _raw_digests(keys: list[bytes]) -> list[bytes]:
     """The hash itself, the one per-row Python loop of reading a manifest (C-level hashing)."""
     blake2b = hashlib.blake2b
     size = DIGEST_SIZE
-    return [blake2b(key, digest_size=size).hexdigest() for key in keys]
+    return [blake2b(key, digest_size=size).digest() for key in keys]
+
+
+def _digests(keys: list[bytes]) -> list[str]:
+    """The identities of ``keys`` as hex text."""
+    return [digest.hex() for digest in _raw_digests(keys)]

@@ -35,9 +35,41 @@ def with_invalid(
     ``extra`` are further checks (the integrity columns'), after the source and target ones.
     """
     checks = [*row_checks(accepted_schemes), *(extra or [])]
-    reasons = frame.select(check.alias(str(n)) for n, check in enumerate(checks))
-    invalid = reasons.select(pl.coalesce(reasons.columns).alias("_invalid")).to_series()
+    suspects = frame.select(_suspect(accepted_schemes)).to_series()
+    if extra:  # integrity columns: every row is checked in full
+        suspects = pl.Series([True] * frame.height)
+    invalid = pl.Series("_invalid", [None] * frame.height, dtype=pl.String)
+    where = suspects.arg_true()
+    if where.len():
+        # the reasons are formatted only for rows that may have one: the rest are plainly fine
+        doubtful = frame[where]
+        reasons = doubtful.select(check.alias(str(n)) for n, check in enumerate(checks))
+        found = reasons.select(pl.coalesce(reasons.columns)).to_series()
+        invalid = invalid.scatter(where, found)
     return frame.with_columns(invalid)
+
+
+def _suspect(accepted_schemes: frozenset[str]) -> pl.Expr:
+    """True for every row a check of :func:`row_checks` might fail (and a few more): cheap
+    conditions, no text formatted. Rows it leaves out have no reason to be invalid."""
+    url = pl.col("url")
+    upload_path = pl.col("upload_path")
+    file_name = pl.col("file_name")
+    web = url.str.contains(r"^[Hh][Tt][Tt][Pp][Ss]?://") & HTTP_SCHEMES.issubset(accepted_schemes)
+    return (
+        url.is_null()
+        | ~web  # other schemes, local paths, data: URLs: checked in full
+        | url.str.contains(_CONTROL)
+        | (url.str.len_bytes() > MAX_URL_CHARS)
+        | ~url.str.contains(_HTTP_URL)
+        | upload_path.is_null()
+        | (upload_path == "")
+        | upload_path.str.contains(_CONTROL)
+        | upload_path.str.contains("\\", literal=True)
+        | upload_path.str.contains(_DOTDOT_SEGMENT)
+        | file_name.str.contains(r"[\x00-\x1F\x7F-\x9F/\\]").fill_null(False)
+        | file_name.is_in([".", ".."]).fill_null(False)
+    ).fill_null(True)
 
 
 def row_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:

@@ -217,11 +217,14 @@ def table_schema(path: Path) -> pl.Schema:
     return conform(head, path).schema
 
 
-def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.DataFrame]:
+def iter_table(
+    path: Path, batch_rows: int = READ_BATCH_ROWS, *, columns: list[str] | None = None
+) -> Iterator[pl.DataFrame]:
     """The table at ``path`` in conformed batches, in order; nothing when it is absent.
 
-    A Parquet table is read batch by batch, so memory follows the batch, not the table. A CSV
-    table is read whole (CSV is for small tables people open in a spreadsheet).
+    A Parquet table is read batch by batch, so memory follows the batch, not the table; with
+    ``columns`` (which must include ``id`` and ``status``) only those are read. A CSV table is
+    read whole (CSV is for small tables people open in a spreadsheet).
     """
     if not path.exists():
         return
@@ -232,7 +235,7 @@ def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.Dat
         return
     try:
         source = pq.ParquetFile(path)
-        batches = source.iter_batches(batch_size=batch_rows)
+        batches = source.iter_batches(batch_size=batch_rows, columns=columns)
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
     while True:
@@ -244,7 +247,8 @@ def iter_table(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pl.Dat
             raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
         chunk = pl.from_arrow(batch)
         assert isinstance(chunk, pl.DataFrame)
-        yield conform(chunk, path)
+        conformed = conform(chunk, path)
+        yield conformed if columns is None else conformed.select(columns)
 
 
 class TableWriter:

@@ -1,0 +1,256 @@
+"""Benchmark 6: scale. A run's cost follows the work, not the table (issue 10).
+
+Against the stub API at zero latency (``C`` = 64), ``ferry run`` as a child process:
+
+* ``fresh``: 100,000 new rows into an empty table (the baseline);
+* ``increment``: the same number of new rows as the increment of a manifest whose other
+  1,000,000 rows are already ``ok`` in a 1,000,000-row table; rows/s and peak RSS against
+  ``fresh`` (goal 1.0x and 1.1x; at least 0.9x and at most 1.3x);
+* ``large``: 1,000,000 new rows into an empty table, against ``fresh`` (at least 0.9x rows/s,
+  at most 1.3x peak RSS);
+* ``plan``: ``ferry run --dry-run`` of a 10,000,000-row Parquet manifest (no ``id`` column:
+  every identity is hashed) against a 10,000,000-row table (9,000,000 of the manifest's rows in
+  every state, 1,000,000 rows no longer in it): wall time and peak RSS (goal 20 s and 512 MiB;
+  at most 40 s and 1 GiB).
+
+The inputs (tables of millions of rows with the identities ferry computes) are written by a
+child process, streamed, so this process stays small.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import BENCH_KEY, MIB, WORK, fast_dir, python_module, run_child
+from benchmarks.measure import CLIENT_ENV, write_manifest
+from benchmarks.servers import ServerProcess
+
+CONCURRENCY = 64
+SIZES = {"increment": 100_000, "table": 1_000_000, "large": 1_000_000, "plan": 10_000_000}
+QUICK_SIZES = {"increment": 5_000, "table": 50_000, "large": 50_000, "plan": 200_000}
+
+
+def _ferry_run(server: ServerProcess, manifest: Path, results: Path) -> dict[str, Any]:
+    argv = python_module("jobs", "run", str(manifest), "--base-url", server.api)
+    argv += ["--results", str(results), "--concurrency", str(CONCURRENCY)]
+    argv += ["--no-progress", "--json"]
+    child = run_child(argv, env=CLIENT_ENV, sample_rss=True)
+    summary = child.json()
+    done = int(summary["ok"]) + int(summary["failed"])
+    if summary["failed"]:
+        raise RuntimeError(f"ferry run: {summary['failed']} rows failed: {child.stderr[-800:]}")
+    return {
+        "rows": done,
+        "skipped": int(summary["skipped"]),
+        "run_seconds": float(summary["elapsed_seconds"]),
+        "wall_seconds": child.wall_seconds,
+        "rows_per_second": done / child.wall_seconds,
+        "cpu_seconds": child.cpu_seconds,
+        "max_rss_mib": child.max_rss_bytes / MIB,
+    }
+
+
+def _runs(sizes: dict[str, int], work: Path) -> dict[str, Any]:
+    data = fast_dir() / f"ferry-bench-{secrets.token_hex(4)}"
+    increment, table_rows, large = sizes["increment"], sizes["table"], sizes["large"]
+    figures: dict[str, Any] = {}
+    with ServerProcess(data, BENCH_KEY, latency_ms=0.0, stub=True) as server:
+        # the increment's new rows are numbered after the table's rows; fresh runs the same rows
+        fresh = write_manifest(work / "fresh.csv", server.source, increment, first=table_rows)
+        print(f"  fresh: {increment:,} new rows into an empty table", flush=True)
+        figures["fresh"] = _ferry_run(server, fresh, work / "fresh.results.parquet")
+        print(f"    {figures['fresh']}", flush=True)
+
+        grown = write_manifest(work / "grown.csv", server.source, table_rows + increment)
+        table = work / "grown.results.parquet"
+        run_child(
+            python_module("benchmarks.scale", "table", str(grown), str(table), str(increment))
+        )
+        print(f"  increment: {increment:,} new rows on a {table_rows:,}-row table", flush=True)
+        figures["increment"] = _ferry_run(server, grown, table)
+        print(f"    {figures['increment']}", flush=True)
+
+        big = write_manifest(work / "large.csv", server.source, large, first=10 * table_rows)
+        print(f"  large: {large:,} new rows into an empty table", flush=True)
+        figures["large"] = _ferry_run(server, big, work / "large.results.parquet")
+        print(f"    {figures['large']}", flush=True)
+    base = figures["fresh"]
+    for name in ("increment", "large"):
+        figures[name]["rate_ratio"] = figures[name]["rows_per_second"] / base["rows_per_second"]
+        figures[name]["rss_ratio"] = figures[name]["max_rss_mib"] / base["max_rss_mib"]
+    return figures
+
+
+def _plan(rows: int, work: Path) -> dict[str, Any]:
+    manifest, table = work / "plan.parquet", work / "plan.results.parquet"
+    print(f"  plan: writing a {rows:,}-row manifest and table", flush=True)
+    run_child(
+        python_module("benchmarks.scale", "plan-inputs", str(manifest), str(table), str(rows))
+    )
+    argv = python_module("jobs", "run", str(manifest), "--results", str(table))
+    child = run_child([*argv, "--dry-run", "--json"], env=CLIENT_ENV)
+    figures = {
+        "rows": rows,
+        "wall_seconds": child.wall_seconds,
+        "cpu_seconds": child.cpu_seconds,
+        "max_rss_mib": child.max_rss_bytes / MIB,
+        "plan": child.json(),
+        "manifest_mib": manifest.stat().st_size / MIB,
+        "table_mib": table.stat().st_size / MIB,
+    }
+    print(f"    {figures}", flush=True)
+    return figures
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    """The whole benchmark; returns its figures."""
+    sizes = QUICK_SIZES if quick else SIZES
+    print(f"scale: {sizes}")
+    work = WORK / f"scale-{secrets.token_hex(4)}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return {"sizes": sizes, **_runs(sizes, work), "plan": _plan(sizes["plan"], work)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# --- inputs, written by a child process ---------------------------------------------------------
+
+
+def write_ok_table(manifest: Path, table: Path, *, leave: int) -> None:
+    """A table in which every row of ``manifest`` but the last ``leave`` is ok, streamed."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from pipeline.manifest import open_manifest
+
+    with open_manifest(manifest) as source:
+        ids = pl.concat(
+            [b.select("id", "url", "upload_path", "file_name") for b in source.batches()]
+        )
+    keep = ids.head(ids.height - leave)
+    _write_table(_table_rows(keep, states=False), table, pq)
+
+
+def write_plan_inputs(manifest: Path, table: Path, rows: int) -> None:
+    """A ``rows``-row Parquet manifest and a ``rows``-row table: 90 % of the manifest's rows in
+    every state, and 10 % rows no longer in the manifest. Both written batch by batch."""
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from pipeline.manifest import open_manifest
+
+    batch = 1_000_000
+    writer = None
+    for start in range(0, rows, batch):
+        index = pl.int_range(start, min(rows, start + batch), eager=True)
+        frame = pl.DataFrame(
+            {
+                "url": "https://cdn.example.com/media/"
+                + index.cast(pl.String).str.zfill(8)
+                + ".jpg",
+                "upload_path": pl.Series(["migrated/2024"] * index.len()),
+                "sku": "SKU-" + index.cast(pl.String),
+            }
+        ).to_arrow()
+        writer = writer or pq.ParquetWriter(manifest, frame.schema, compression="zstd")
+        writer.write_table(frame)
+    assert writer is not None
+    writer.close()
+    kept = int(rows * 0.9)
+    out = None
+    with open_manifest(manifest) as source:
+        seen = 0
+        for part in source.batches(batch):
+            part = part.head(max(0, kept - seen))
+            seen += part.height
+            if part.height:
+                frame = _table_rows(
+                    part.select("id", "url", "upload_path", "file_name"), states=True
+                )
+                out = _append(out, frame, table, pq)
+    gone = rows - kept
+    for start in range(0, gone, batch):
+        n = pl.int_range(start, min(gone, start + batch), eager=True)
+        frame = pl.DataFrame(
+            {
+                "id": "gone-" + n.cast(pl.String),
+                "url": pl.Series(["https://cdn.example.com/old.jpg"] * n.len()),
+                "upload_path": pl.Series(["migrated/2023"] * n.len()),
+                "file_name": pl.Series([None] * n.len(), dtype=pl.String),
+            }
+        )
+        out = _append(out, _table_rows(frame, states=False), table, pq)
+    assert out is not None
+    out.close()
+
+
+def _append(writer: Any, frame: Any, path: Path, pq: Any) -> Any:
+    from pipeline.store.table import _to_arrow
+
+    arrow = _to_arrow(frame)
+    writer = writer or pq.ParquetWriter(path, arrow.schema, compression="zstd")
+    writer.write_table(arrow)
+    return writer
+
+
+def _write_table(frame: Any, path: Path, pq: Any) -> None:
+    _append(None, frame, path, pq).close()
+
+
+def _table_rows(keys: Any, *, states: bool) -> Any:
+    """Result rows for ``keys`` (id, url, upload_path, file_name): ok and current, or, with
+    ``states``, 70 % ok and current, 10 % ok but expired, 20 % failed."""
+    import polars as pl
+
+    from pipeline.schema import RESULT_POLARS_SCHEMA
+
+    now = datetime.now(UTC)
+    micros = pl.Datetime("us", "UTC")
+    state = (
+        pl.int_range(0, keys.height, eager=True) % 10
+        if states
+        else pl.zeros(keys.height, eager=True)
+    )
+    ok = state < 8
+    expired = state == 7
+    frame = keys.with_columns(
+        pl.lit("url").alias("method"),
+        pl.when(ok).then(pl.lit("ok")).otherwise(pl.lit("failed")).alias("status"),
+        pl.when(ok)
+        .then(pl.format("https://files.example.com/{}/f.jpg", "id"))
+        .alias("download_url"),
+        pl.when(ok).then(pl.lit(48_213, dtype=pl.Int64)).alias("file_size"),
+        pl.when(ok).then(pl.lit(now - timedelta(days=1), dtype=micros)).alias("uploaded_at"),
+        pl.when(ok)
+        .then(
+            pl.when(expired)
+            .then(pl.lit(now - timedelta(hours=1), dtype=micros))
+            .otherwise(pl.lit(now + timedelta(days=2), dtype=micros))
+        )
+        .alias("expires_at"),
+        pl.when(ok).then(None).otherwise(pl.lit("source_error")).alias("error_kind"),
+        pl.lit(1, dtype=pl.Int32).alias("attempts"),
+        pl.lit(now - timedelta(days=1), dtype=micros).alias("finished_at"),
+        pl.lit("20250101T000000Z-bench0").alias("run_id"),
+    )
+    return frame.select(
+        pl.col(name) if name in frame.columns else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in RESULT_POLARS_SCHEMA.items()
+    ).cast(RESULT_POLARS_SCHEMA)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    kind, *args = sys.argv[1:]
+    if kind == "table":
+        write_ok_table(Path(args[0]), Path(args[1]), leave=int(args[2]))
+    elif kind == "plan-inputs":
+        write_plan_inputs(Path(args[0]), Path(args[1]), int(args[2]))
+    else:
+        sys.exit("usage: python -m benchmarks.scale table|plan-inputs ...")
+    print("{}")
