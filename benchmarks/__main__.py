@@ -2,8 +2,8 @@
 
 ``python -m benchmarks [throughput|overhead|memory|server|startup|scale ...] [--quick]``:
 without names, every benchmark runs. Figures are kept in ``benchmarks/results.json``, one entry
-per benchmark, and ``benchmarks/RESULTS.md`` is rendered from it: running one benchmark refreshes its own
-section and keeps the others (each says which run it comes from). ``--quick`` runs small
+per benchmark, and ``benchmarks/RESULTS.md`` is rendered from it: running one benchmark refreshes
+its own section and keeps the others (each says which run it comes from). ``--quick`` runs small
 sizes once, to check that everything works; it writes under ``benchmarks/work/`` and leaves
 the real results alone.
 """
