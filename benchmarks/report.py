@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import startup
+from benchmarks import scale, startup
 
 COMMAND = ".venv/bin/python -m benchmarks"
 #: The order of the machine table and of the plan's counts, whatever the order in the JSON.
@@ -553,6 +553,7 @@ SECTIONS = {
     "memory": memory_section,
     "server": server_section,
     "startup": startup.section,
+    "scale": scale.section,
 }
 
 
@@ -623,6 +624,8 @@ def headline(results: dict[str, Any]) -> list[str]:
         )
     if "startup" in results:
         lines.append(startup.headline(results["startup"]["figures"]))
+    if "scale" in results:
+        lines.append(scale.headline(results["scale"]["figures"]))
     return lines
 
 
