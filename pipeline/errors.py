@@ -20,6 +20,7 @@
         ├── RequestTimeoutError   timeout       retryable
         ├── NetworkError          network       retryable (connection refused/reset, DNS)
         ├── LinkDeadError         link_dead     permanent (set by ``ferry verify``)
+        ├── ChecksumMismatchError checksum_mismatch  permanent (size, md5 or sha256 differ)
         └── FatalApiError         abort the whole run (exit 3)
             ├── AuthError         auth          401 bad key
             └── CreditsError      credits       402 no credits
@@ -185,6 +186,18 @@ class LinkDeadError(UploadError):
     """A download URL of an ``ok`` row no longer serves the file."""
 
     error_kind = "link_dead"
+
+
+class ChecksumMismatchError(UploadError):
+    """The bytes disagree with the row's ``size``, ``md5`` or ``sha256`` (or, for ``ferry verify
+    --checksum`` without them, with its ``file_size``); the message names the column, the
+    expected and the actual value."""
+
+    error_kind = "checksum_mismatch"
+
+    def __init__(self, column: str, expected: object, actual: object, *, note: str = "") -> None:
+        super().__init__(f"{column} mismatch: expected {expected}, actual {actual}{note}")
+        self.column = column
 
 
 class FatalApiError(UploadError):

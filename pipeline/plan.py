@@ -23,6 +23,7 @@ from typing import Final
 
 import polars as pl
 
+from pipeline.checksums import expected_of
 from pipeline.manifest.rules import Violation, clash, drop_identical, duplicate_id
 from pipeline.partitions import SpilledPartitions
 from pipeline.rows import PlannedRow
@@ -32,8 +33,20 @@ from pipeline.store.checkpoints import Base
 from pipeline.store.table import iter_table
 from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
-#: The columns of a planned row that the workers read.
-TODO_COLUMNS: Final = ("id", "url", "upload_path", "file_name", "_invalid", "_key", "_row")
+#: The columns of a planned row that the workers read (``_expected`` is made from the
+#: integrity columns, when the manifest has them).
+TODO_COLUMNS: Final = (
+    "id",
+    "url",
+    "upload_path",
+    "file_name",
+    "_invalid",
+    "_key",
+    "_row",
+    "_expected",
+)
+#: The integrity columns, in the order :func:`~pipeline.checksums.expected_of` takes them.
+_INTEGRITY: Final = ("size", "md5", "sha256")
 
 #: The columns every manifest batch starts with; the rest are the manifest's extras.
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
@@ -118,7 +131,21 @@ class Plan:
                 continue
             wanted = self.todo.slice(lo, hi - lo)
             picked = chunk.join(wanted, on="_row", how="inner", maintain_order="right")
-            yield from map(PlannedRow._make, picked.select(TODO_COLUMNS).iter_rows())
+            yield from _planned(picked)
+
+
+def _planned(picked: pl.DataFrame) -> Iterator[PlannedRow]:
+    """The planned rows of ``picked``; an :class:`~pipeline.checksums.Expected` is made only
+    when the manifest has integrity columns (the common case stays one ``_make`` a row)."""
+    if not any(name in picked.columns for name in _INTEGRITY):
+        nothing = pl.lit(None).alias("_expected")
+        yield from map(PlannedRow._make, picked.select(*TODO_COLUMNS[:-1], nothing).iter_rows())
+        return
+    present = [
+        pl.col(name) if name in picked.columns else pl.lit(None).alias(name) for name in _INTEGRITY
+    ]
+    for *planned, size, md5, sha256 in picked.select(*TODO_COLUMNS[:-1], *present).iter_rows():
+        yield PlannedRow._make((*planned, expected_of(size, md5, sha256)))
 
 
 def shard_of(identity: str, count: int) -> int:

@@ -16,13 +16,16 @@ from pipeline.schema import STATUS_FAILED, STATUS_OK
 from pipeline.store.journal import JOURNAL_COLUMNS
 
 if TYPE_CHECKING:  # the planner builds planned rows without importing aiohttp
+    from pipeline.checksums import Expected
     from pipeline.client import Uploaded
     from pipeline.errors import UploadError
 
 
 class PlannedRow(NamedTuple):
     """One row to upload: its identity, source, target, for a bad row why it cannot go, and its
-    place (``key`` in the table, ``row`` of the manifest; see :mod:`pipeline.store`).
+    place (``key`` in the table, ``row`` of the manifest; see :mod:`pipeline.store`), and what
+    its bytes should be (``expected``: only when the manifest gives ``size``, ``md5`` or
+    ``sha256`` for it; None costs nothing).
 
     The fields are :data:`pipeline.plan.TODO_COLUMNS`, in order.
     """
@@ -34,6 +37,7 @@ class PlannedRow(NamedTuple):
     invalid: str | None
     key: int | None
     row: int | None
+    expected: Expected | None = None
 
 
 class ResultRow(NamedTuple):

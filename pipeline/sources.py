@@ -9,6 +9,13 @@ kind           source                        bytes
                                              downloaded here chunk by chunk (relay)
 =============  ============================  ==============================================
 
+A row with expected ``size``/``md5``/``sha256`` gets a :class:`~pipeline.checksums.Digest` on its
+body's :class:`Tap`: the bytes are hashed as they stream to the API, and the caller asks the tap
+after the upload (:meth:`Tap.check`). What can be known before (a local file's size, a source's
+``Content-Length``) is checked before anything is sent. A relay's source that fails mid-stream
+leaves its failure on the tap too, so the row fails (and is retried) as the source's failure,
+not as the API connection's.
+
 :meth:`Sources.open` is the one way to get a stream upload's body: whatever wraps the bytes on
 their way (a checksum, a byte count) wraps :class:`SourceBody` here, and whatever judges a
 source's answer (:func:`source_failure`, with its headers at hand) lives here too.
@@ -16,8 +23,10 @@ source's answer (:func:`source_failure`, with its headers at hand) lives here to
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import mimetypes
+import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +35,16 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from pipeline.checksums import Digest, Expected, size_mismatch
 from pipeline.errors import SourceError, SourceUnavailableError, UploadError
-from pipeline.transport import transport_errors
+from pipeline.transport import retry_after, transport_errors
 
 SourceKind = Literal["data", "local", "remote"]
 
 RELAY_CHUNK_BYTES = 256 * 1024
+LOCAL_CHUNK_BYTES = 256 * 1024
+#: Ends the message of a mismatch found only once the bytes had been sent.
+AFTER_UPLOAD = " (found while streaming: the file was uploaded)"
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -60,33 +73,146 @@ def name_from_url(url: str) -> str:
     return unquote(segment) or "file"
 
 
-def source_failure(status: int, url: str) -> UploadError:
-    """The error for a source that answered ``status`` to ferry's own download (relay)."""
+def source_failure(status: int, url: str, headers: Mapping[str, str] | None = None) -> UploadError:
+    """The error for a source that answered ``status`` to ferry's own download (relay): 408,
+    425, 429 and 5xx are retried (a ``Retry-After`` in ``headers`` is the floor of the pause),
+    any other error status is a permanent ``source_error``."""
     where = urlsplit(url).netloc
     if status in (408, 425, 429) or status >= 500:
-        return SourceUnavailableError(f"source {where} answered HTTP {status}", http_status=status)
+        return SourceUnavailableError(
+            f"source {where} answered HTTP {status}",
+            http_status=status,
+            retry_after=retry_after(headers) if headers is not None else None,
+        )
     return SourceError(f"source {where} answered HTTP {status}", http_status=status)
+
+
+class Tap:
+    """What a body learnt while it streamed: its digest (when the row expects values) and the
+    source's own failure, if it broke off."""
+
+    __slots__ = ("digest", "failure")
+
+    def __init__(self, digest: Digest | None = None) -> None:
+        self.digest = digest
+        self.failure: UploadError | None = None
+
+    def raise_failure(self) -> None:
+        """Raise the source's own failure, if it broke off."""
+        if self.failure is not None:
+            raise self.failure
+
+    def check(self) -> None:
+        """Raise the source's failure, else the first mismatch of the bytes that went past."""
+        self.raise_failure()
+        if self.digest is not None:
+            self.digest.check(note=AFTER_UPLOAD)
+
+
+def _digest(expected: Expected | None) -> Digest | None:
+    return None if expected is None else Digest(expected)
 
 
 @dataclass(frozen=True, slots=True)
 class SourceBody:
-    """An open source, ready to stream: its bytes, the multipart file name and content type."""
+    """An open source, ready to stream: its bytes, the multipart file name and content type,
+    and the tap to ask once the bytes have gone."""
 
     chunks: AsyncIterator[bytes] | IO[bytes]
     part_name: str
     content_type: str
+    tap: Tap = field(default_factory=Tap)
+
+
+class LocalChunks:
+    """A local file's bytes, read (and hashed) in the default executor: the event loop never
+    waits on the disk, and hashlib releases the GIL on large chunks."""
+
+    __slots__ = ("_digest", "_handle", "_path", "_tap")
+
+    def __init__(self, handle: IO[bytes], path: Path, tap: Tap) -> None:
+        self._handle = handle
+        self._path = path
+        self._tap = tap
+        self._digest = tap.digest
+
+    def __aiter__(self) -> LocalChunks:
+        return self
+
+    def _read(self) -> bytes:
+        chunk = self._handle.read(LOCAL_CHUNK_BYTES)
+        if self._digest is not None:
+            self._digest.update(chunk)
+        return chunk
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await asyncio.get_running_loop().run_in_executor(None, self._read)
+        except OSError as exc:
+            self._tap.failure = SourceError(f"cannot read {self._path}: {exc.strerror}")
+            raise self._tap.failure from exc
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
+
+
+class RelayChunks:
+    """A relayed source's body as it arrives; a transport failure (timeout, dropped connection)
+    is kept on the tap as a retryable :class:`SourceUnavailableError` naming the source."""
+
+    __slots__ = ("_content", "_digest", "_tap", "_where")
+
+    def __init__(self, content: aiohttp.StreamReader, where: str, tap: Tap) -> None:
+        self._content = content
+        self._where = where
+        self._tap = tap
+        self._digest = tap.digest
+
+    def __aiter__(self) -> RelayChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            with transport_errors():
+                chunk = await self._content.read(RELAY_CHUNK_BYTES)
+        except UploadError as exc:
+            self._tap.failure = SourceUnavailableError(f"source {self._where}: {exc}")
+            raise self._tap.failure from exc
+        if not chunk:
+            raise StopAsyncIteration
+        if self._digest is not None:
+            self._digest.update(chunk)
+        return chunk
 
 
 @contextlib.contextmanager
-def open_local(path: Path, file_name: str | None) -> Iterator[SourceBody]:
-    """The file at ``path``, open for streaming; a :class:`SourceError` when it cannot be read."""
+def open_local(
+    path: Path, file_name: str | None, expected: Expected | None = None
+) -> Iterator[SourceBody]:
+    """The file at ``path``, open for streaming; a :class:`SourceError` when it cannot be read.
+
+    Without expected values the open handle itself is the body (aiohttp streams it); with them
+    the bytes pass a digest on their way, and a size that differs fails before any upload.
+    """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - aiohttp streams it, closed on leaving
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
     with handle:
         content_type = mimetypes.guess_type(path.name)[0] or OCTET_STREAM
-        yield SourceBody(handle, file_name or path.name, content_type)
+        name = file_name or path.name
+        if expected is None:
+            yield SourceBody(handle, name, content_type)
+            return
+        size_mismatch(expected, os.fstat(handle.fileno()).st_size, note=" (nothing was uploaded)")
+        tap = Tap(Digest(expected))
+        yield SourceBody(LocalChunks(handle, path, tap), name, content_type, tap)
+
+
+def _plain_length(resp: aiohttp.ClientResponse) -> int | None:
+    """``Content-Length``, unless a content coding makes it the compressed size."""
+    coding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    return resp.content_length if coding in ("", "identity") else None
 
 
 @contextlib.asynccontextmanager
@@ -96,19 +222,32 @@ async def download(
     file_name: str | None,
     *,
     headers: Mapping[str, str],
+    expected: Expected | None = None,
 ) -> AsyncIterator[SourceBody]:
     """``GET url`` with ``headers`` (never the API key); the body is read while it streams on,
-    so no whole file is held in memory."""
-    with transport_errors():
-        async with session.get(url, headers=dict(headers)) as resp:
-            if resp.status >= 400:
-                raise source_failure(resp.status, url)
-            content_type = resp.headers.get("Content-Type", OCTET_STREAM).split(";")[0].strip()
-            yield SourceBody(
-                resp.content.iter_chunked(RELAY_CHUNK_BYTES),
-                file_name or name_from_url(url),
-                content_type or OCTET_STREAM,
-            )
+    so no whole file is held in memory.
+
+    A source that cannot be reached or answers 408/425/429/5xx raises a retryable
+    :class:`SourceUnavailableError`; any other error status a permanent :class:`SourceError`.
+    """
+    where = urlsplit(url).netloc
+    try:
+        with transport_errors():
+            resp = await session.get(url, headers=dict(headers))
+    except UploadError as exc:
+        raise SourceUnavailableError(f"source {where}: {exc}") from exc
+    async with resp:
+        if resp.status >= 400:
+            raise source_failure(resp.status, url, resp.headers)
+        size_mismatch(expected, _plain_length(resp), note=" (the source's Content-Length)")
+        content_type = resp.headers.get("Content-Type", OCTET_STREAM).split(";")[0].strip()
+        tap = Tap(_digest(expected))
+        yield SourceBody(
+            RelayChunks(resp.content, where, tap),
+            file_name or name_from_url(url),
+            content_type or OCTET_STREAM,
+            tap,
+        )
 
 
 @dataclass(frozen=True)
@@ -121,11 +260,16 @@ class Sources:
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @contextlib.asynccontextmanager
-    async def open(self, url: str, file_name: str | None) -> AsyncIterator[SourceBody]:
-        """The bytes of a local or remote source, open until the block ends."""
+    async def open(
+        self, url: str, file_name: str | None, expected: Expected | None = None
+    ) -> AsyncIterator[SourceBody]:
+        """The bytes of a local or remote source, open until the block ends; with ``expected``
+        they are measured on their way (ask ``body.tap.check()`` once they have gone)."""
         if is_local(url):
-            with open_local(local_path(url, self.base_dir), file_name) as body:
+            with open_local(local_path(url, self.base_dir), file_name, expected) as body:
                 yield body
             return
-        async with download(self.session, url, file_name, headers=self.headers) as body:
+        async with download(
+            self.session, url, file_name, headers=self.headers, expected=expected
+        ) as body:
             yield body

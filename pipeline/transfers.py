@@ -11,7 +11,10 @@ local path         any                             ``stream``   ``/api/file-stre
 ``data:``          any                             ``base64``   ``/api/file-base64-upload``
 =================  ==============================  ===========  ==============================
 
-The bytes of a stream upload come from :mod:`pipeline.sources`.
+The bytes of a stream upload come from :mod:`pipeline.sources`. A row's expected ``size``,
+``md5`` and ``sha256`` (:mod:`pipeline.checksums`) are checked where ferry sees the bytes: a
+``data:`` URL before it is sent, a stream while it is sent (a mismatch then fails the row after
+the upload), and a URL upload's ``size`` against the API's ``fileSize``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pipeline.checksums import check_data_url, size_mismatch
 from pipeline.client import ApiClient, Uploaded
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, UploadError
 from pipeline.rows import PlannedRow
 from pipeline.settings import Via
 from pipeline.sources import Sources, is_local
@@ -45,20 +49,32 @@ class Transfers:
         return "url"
 
     async def send(self, client: ApiClient, job: PlannedRow, method: Method) -> Uploaded:
-        """Upload ``job`` with ``method``."""
+        """Upload ``job`` with ``method``; a :class:`~pipeline.errors.ChecksumMismatchError`
+        when the bytes disagree with the row's expected values."""
         url = job.url or ""  # only invalid rows lack a URL, and they are never sent
+        expected = job.expected
         if method == "base64":
+            if expected is not None:
+                check_data_url(url, expected)
             return await client.upload_base64(url, job.upload_path, job.file_name)
         if method == "url":
-            return await client.upload_url(url, job.upload_path, job.file_name)
-        async with self.sources.open(url, job.file_name) as body:
-            return await client.upload_stream(
-                body.chunks,
-                job.upload_path,
-                job.file_name,
-                part_name=body.part_name,
-                content_type=body.content_type,
-            )
+            uploaded = await client.upload_url(url, job.upload_path, job.file_name)
+            size_mismatch(expected, uploaded.file_size, note=" (the API's fileSize)")
+            return uploaded
+        async with self.sources.open(url, job.file_name, expected) as body:
+            try:
+                uploaded = await client.upload_stream(
+                    body.chunks,
+                    job.upload_path,
+                    job.file_name,
+                    part_name=body.part_name,
+                    content_type=body.content_type,
+                )
+            except UploadError:
+                body.tap.raise_failure()  # a source that broke off is the cause, not the API
+                raise
+            body.tap.check()
+            return uploaded
 
     def falls_back(self, job: PlannedRow, error: Exception, method: Method) -> bool:
         """``--via auto``: a URL upload the API could not fetch is relayed instead."""
