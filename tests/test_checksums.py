@@ -181,7 +181,7 @@ def test_digest_computes_only_what_is_expected_and_compares_md5_in_either_form()
         digest.check()
     digest = Digest(Expected(size=3, sha256=sha256_hex(b"abd")))
     digest.update(b"abc")
-    with pytest.raises(ChecksumMismatchError, match="^sha256 mismatch: expected .*, actual "):
+    with pytest.raises(ChecksumMismatchError, match=r"^sha256 mismatch: expected .*, actual "):
         digest.check()
     assert md5_bytes("not an md5") is None
     assert data_url_bytes("data:,plain") is None
