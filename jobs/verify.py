@@ -38,6 +38,13 @@ from pipeline.settings import VERIFY_DEFAULT_RETRIES, VERIFY_DEFAULT_TIMEOUT, Ve
     help="Retries of a link that could not be checked (network error, timeout, 5xx, 429).",
 )
 @click.option(
+    "--checksum",
+    is_flag=True,
+    help="Download every file (streamed) and compare its bytes with the row's size, md5 and "
+    "sha256, else its file_size; a mismatch becomes a failed row (checksum_mismatch). "
+    "Costs a full download of every ok row.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the counts as one JSON object on stdout."
 )
 @progress_option
@@ -50,6 +57,7 @@ def verify(
     concurrency: int,
     timeout: float,
     retries: int,
+    checksum: bool,
     as_json: bool,
     progress: bool,
     metrics_file: Path | None,
@@ -63,14 +71,19 @@ def verify(
     checked (network errors, timeouts, 5xx, after retries) are reported as unknown and their
     rows are left as they were.
 
+    With --checksum every file is downloaded instead and its bytes compared (size, md5,
+    sha256 where the table has them, else file_size); mismatched files become failed rows
+    with error_kind checksum_mismatch. --timeout then bounds each pause, not the download.
+
     \b
     Examples:
       ferry verify photos.results.parquet
       ferry verify photos.results.parquet --concurrency 64 --json
+      ferry verify photos.results.parquet --checksum --concurrency 4
       ferry verify photos.results.parquet || ferry run photos.results.parquet
       ferry verify photos.results.parquet --metrics-file /var/lib/node_exporter/photos.prom
 
-    Exit codes: 0 every link alive, 1 some links dead or unknown, 2 unreadable table,
+    Exit codes: 0 every link alive, 1 some links dead, mismatched or unknown, 2 unreadable table,
     4 table locked by a run, 130 interrupted.
     """
     from pipeline.metrics import record_table
@@ -82,6 +95,7 @@ def verify(
         timeout=timeout,
         retries=retries,
         progress=progress,
+        checksum=checksum,
     )
     report = verify_links(settings)
     record_table(metrics_file, results)

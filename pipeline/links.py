@@ -3,6 +3,10 @@
 ``HEAD`` (redirects followed); a server that answers ``HEAD`` with 405 or 501 gets a one-byte
 ranged ``GET`` (``Range: bytes=0-0``) instead. :func:`judge` turns the answer into a verdict;
 :func:`check_link` retries what says nothing about the link, with the shared retry policy.
+
+With ``content`` (``ferry verify --checksum``) the link is downloaded instead, streamed through
+a :class:`~pipeline.checksums.Digest`: bytes that disagree with the expected values make the
+verdict ``mismatch`` (``error_kind = checksum_mismatch``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import Literal
 
 import aiohttp
 
-from pipeline.errors import RateLimitedError, ServerError, UploadError
+from pipeline.checksums import Digest, Expected
+from pipeline.errors import ChecksumMismatchError, RateLimitedError, ServerError, UploadError
 from pipeline.retry import RetryPolicy
 from pipeline.settings import (
     DEFAULT_BACKOFF_BASE,
@@ -34,7 +39,10 @@ DEFAULT_LINK_RETRY = RetryPolicy(
 )
 
 
-Verdict = Literal["alive", "dead", "unknown"]
+#: Bytes read at a time while a link is downloaded for its checksum.
+DOWNLOAD_CHUNK_BYTES = 256 * 1024
+
+Verdict = Literal["alive", "dead", "mismatch", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,8 @@ async def probe_link(session: aiohttp.ClientSession, url: str) -> LinkAnswer:
 
 @dataclass(frozen=True, slots=True)
 class LinkCheck:
-    """The verdict on one link; ``reason`` is the error text for dead and unknown links."""
+    """The verdict on one link; ``reason`` is the error text for dead, mismatched and unknown
+    links."""
 
     verdict: Verdict
     http_status: int | None = None
@@ -96,14 +105,38 @@ def judge(answer: LinkAnswer, recorded_size: int | None) -> LinkCheck:
     raise ServerError(f"download URL answered HTTP {status}", http_status=status)
 
 
+async def download_link(
+    session: aiohttp.ClientSession, url: str, expected: Expected, *, timeout: float
+) -> LinkCheck:
+    """GET ``url`` and stream its body through a digest of ``expected``; ``timeout`` bounds
+    the connect and every pause between bytes, not the whole (large) download."""
+    limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    with transport_errors():
+        async with session.get(url, timeout=limits) as resp:
+            if not 200 <= resp.status < 300:
+                return judge(LinkAnswer(resp.status, None), None)
+            digest = Digest(expected)
+            async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK_BYTES):
+                digest.update(chunk)
+    try:
+        digest.check()
+    except ChecksumMismatchError as exc:
+        return LinkCheck("mismatch", resp.status, str(exc))
+    return LinkCheck("alive", resp.status)
+
+
 async def check_link(
     session: aiohttp.ClientSession,
     url: str,
     recorded_size: int | None,
     *,
     retry: RetryPolicy = DEFAULT_LINK_RETRY,
+    content: Expected | None = None,
+    timeout: float = 30.0,
 ) -> LinkCheck:
-    """Check one link, retrying network errors, timeouts, 5xx and 429 as ``retry`` allows.
+    """Check one link, retrying network errors, timeouts, 5xx and 429 as ``retry`` allows;
+    with ``content``, download it and compare its bytes (``timeout``: see
+    :func:`download_link`).
 
     A link that still cannot be checked is ``unknown``, never ``dead``.
     """
@@ -111,6 +144,8 @@ async def check_link(
     while True:
         attempt += 1
         try:
+            if content is not None:
+                return await download_link(session, url, content, timeout=timeout)
             return judge(await probe_link(session, url), recorded_size)
         except UploadError as exc:
             if not retry.should_retry(exc, attempt):

@@ -139,6 +139,8 @@ class VerifySettings:
     backoff_base: float = DEFAULT_BACKOFF_BASE
     backoff_cap: float = VERIFY_DEFAULT_BACKOFF_CAP
     log_every_seconds: float = DEFAULT_LOG_EVERY_SECONDS
+    #: ``--checksum``: download every file and compare its bytes, not only probe the link.
+    checksum: bool = False
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

@@ -12,6 +12,11 @@ gets a one-byte ranged ``GET`` (``Range: bytes=0-0``) instead. A link is
   on every try (``retries`` + 1). Unknown rows are left exactly as they were: a flaky network
   must never make ferry upload files again that are still there.
 
+With ``--checksum`` each link is downloaded instead (streamed, ``--concurrency`` bounded) and
+its bytes compared with the row's ``size``/``md5``/``sha256`` where the table has them, else with
+its ``file_size``: a link whose bytes differ is **mismatched**, and its row becomes ``failed``
+with ``error_kind = checksum_mismatch`` (the next ``ferry run`` uploads it again).
+
 Rows that are alive are not touched; the table is rewritten (atomically, under its lock) only
 when something changed.
 """
@@ -28,8 +33,9 @@ from typing import Any, TextIO
 
 import polars as pl
 
+from pipeline.checksums import Expected, expected_of
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
-from pipeline.errors import ExitCode, LinkDeadError, ResultsError
+from pipeline.errors import ChecksumMismatchError, ExitCode, LinkDeadError, ResultsError
 from pipeline.links import LinkCheck, check_link
 from pipeline.progress import Progress
 from pipeline.retry import RetryPolicy
@@ -52,7 +58,11 @@ class VerifyReport:
     dead: int = 0
     unknown: int = 0
     without_url: int = 0
+    #: ``--checksum`` was asked for: ``mismatched`` counts and is reported.
+    checksum: bool = False
+    mismatched: int = 0
     dead_reasons: Counter[str] = field(default_factory=Counter)
+    mismatch_reasons: Counter[str] = field(default_factory=Counter)
     unknown_reasons: Counter[str] = field(default_factory=Counter)
     written: bool = False
     interrupted: bool = False
@@ -61,40 +71,45 @@ class VerifyReport:
     @property
     def checked(self) -> int:
         """Links that got a verdict."""
-        return self.alive + self.dead + self.unknown
+        return self.alive + self.dead + self.mismatched + self.unknown
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 all links alive, 1 some dead or unknown, 130 interrupted."""
+        """0 all links alive, 1 some dead, mismatched or unknown, 130 interrupted."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        return ExitCode.FAILED if self.dead or self.unknown else ExitCode.OK
+        return ExitCode.FAILED if self.dead or self.mismatched or self.unknown else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` object."""
-        return {
-            "alive": self.alive,
-            "dead": self.dead,
-            "unknown": self.unknown,
-            "checked": self.checked,
-            "results": str(self.results),
-        }
+        """The ``--json`` object (``mismatched`` only with ``--checksum``)."""
+        counts = {"alive": self.alive, "dead": self.dead, "unknown": self.unknown}
+        if self.checksum:
+            counts["mismatched"] = self.mismatched
+        return {**counts, "checked": self.checked, "results": str(self.results)}
 
     def text(self) -> str:
         """The lines a person reads on stderr."""
+        mismatched = f", mismatched {self.mismatched}" if self.checksum else ""
         lines = [
             f"ferry: verified {self.checked} links in {self.elapsed_seconds:.1f}s: "
-            f"alive {self.alive}, dead {self.dead}, unknown {self.unknown}"
+            f"alive {self.alive}, dead {self.dead}{mismatched}, unknown {self.unknown}"
         ]
         if self.without_url:
             lines.append(f"ferry: {self.without_url} ok rows have no download URL to check")
         for reason, count in self.dead_reasons.most_common(3):
             lines.append(f"ferry:   dead: {count} x {reason}")
+        for reason, count in self.mismatch_reasons.most_common(3):
+            lines.append(f"ferry:   mismatched: {count} x {reason}")
         for reason, count in self.unknown_reasons.most_common(3):
             lines.append(f"ferry:   unknown: {count} x {reason}")
         if self.dead:
             lines.append(
                 f"ferry: marked {self.dead} rows failed (link_dead); "
+                f"`ferry run {self.results}` uploads them again"
+            )
+        if self.mismatched:
+            lines.append(
+                f"ferry: marked {self.mismatched} rows failed (checksum_mismatch); "
                 f"`ferry run {self.results}` uploads them again"
             )
         if self.unknown:
@@ -124,30 +139,60 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
     with store.locked():
         folded = store.recover()
         table = read_results(path)
-        report = VerifyReport(results=path, run_id=f"{new_run_id()}-verify")
+        report = VerifyReport(
+            results=path, run_id=f"{new_run_id()}-verify", checksum=settings.checksum
+        )
         candidates = table.filter(
             (pl.col("status") == STATUS_OK) & pl.col("download_url").is_not_null()
-        ).select("id", "download_url", "file_size")
+        ).select("id", "download_url", "file_size", *_integrity_columns(table))
         report.without_url = table.filter(pl.col("status") == STATUS_OK).height - candidates.height
         started = time.monotonic()
         checks: dict[str, LinkCheck] = run_event_loop(_check_all(candidates, settings, report, out))
         report.elapsed_seconds = time.monotonic() - started
         updated = mark_dead(table, checks, run_id=report.run_id, now=datetime.now(UTC))
-        if report.dead:
+        if report.dead or report.mismatched:
             store.write(updated)
-        report.written = bool(report.dead or folded)
+        report.written = bool(report.dead or report.mismatched or folded)
         return report
+
+
+def _integrity_columns(table: pl.DataFrame) -> list[pl.Expr]:
+    """``size``, ``md5`` and ``sha256`` as the table has them (a CSV table's as text), null
+    where it has none."""
+    types = {"size": pl.Int64(), "md5": pl.String(), "sha256": pl.String()}
+    return [
+        (pl.col(name) if name in table.columns else pl.lit(None))
+        .cast(dtype, strict=False)
+        .alias(name)
+        for name, dtype in types.items()
+    ]
+
+
+def content_expected(
+    file_size: int | None, size: int | None, md5: str | None, sha256: str | None
+) -> Expected:
+    """What ``--checksum`` compares a download with: the row's integrity values, else the
+    ``file_size`` the API reported."""
+    return expected_of(size, md5, sha256) or Expected(size=file_size)
+
+
+#: The verdicts that turn a row ``failed``, with the ``error_kind`` each gets.
+_MARKED: dict[str, str] = {
+    "dead": LinkDeadError.error_kind,
+    "mismatch": ChecksumMismatchError.error_kind,
+}
 
 
 def mark_dead(
     table: pl.DataFrame, checks: dict[str, LinkCheck], *, run_id: str, now: datetime
 ) -> pl.DataFrame:
-    """``table`` with the rows whose link is dead turned ``failed``/``link_dead``; order kept.
+    """``table`` with the rows whose link is dead turned ``failed``/``link_dead`` (mismatched:
+    ``failed``/``checksum_mismatch``); order kept.
 
     ``download_url`` and the other upload columns stay as they were, so the user sees which
     link died; ``attempts`` is 1 (the verify request), ``finished_at`` is ``now``.
     """
-    dead = [(key, check) for key, check in checks.items() if check.verdict == "dead"]
+    dead = [(key, check) for key, check in checks.items() if check.verdict in _MARKED]
     if not dead:
         return table
     marks = pl.DataFrame(
@@ -155,8 +200,14 @@ def mark_dead(
             "id": [key for key, _ in dead],
             "_error": [check.reason for _, check in dead],
             "_http": [check.http_status for _, check in dead],
+            "_kind": [_MARKED[check.verdict] for _, check in dead],
         },
-        schema={"id": pl.String(), "_error": pl.String(), "_http": pl.Int32()},
+        schema={
+            "id": pl.String(),
+            "_error": pl.String(),
+            "_http": pl.Int32(),
+            "_kind": pl.String(),
+        },
     )
     hit = pl.col("_error").is_not_null()
     columns = table.columns
@@ -164,10 +215,7 @@ def mark_dead(
         table.join(marks, on="id", how="left", maintain_order="left")
         .with_columns(
             pl.when(hit).then(pl.lit(STATUS_FAILED)).otherwise(pl.col("status")).alias("status"),
-            pl.when(hit)
-            .then(pl.lit(LinkDeadError.error_kind))
-            .otherwise(pl.col("error_kind"))
-            .alias("error_kind"),
+            pl.when(hit).then(pl.col("_kind")).otherwise(pl.col("error_kind")).alias("error_kind"),
             pl.when(hit).then(pl.col("_error")).otherwise(pl.col("error")).alias("error"),
             pl.when(hit)
             .then(pl.col("_http"))
@@ -196,9 +244,16 @@ async def _check_all(
     )
     async with make_session(concurrency=settings.concurrency, timeout=settings.timeout) as session:
 
-        async def work(row: tuple[str, str, int | None]) -> None:
-            identity, url, recorded_size = row
-            check = await check_link(session, url, recorded_size, retry=retry)
+        async def work(
+            row: tuple[str, str, int | None, int | None, str | None, str | None],
+        ) -> None:
+            identity, url, recorded_size, size, md5, sha256 = row
+            content = (
+                content_expected(recorded_size, size, md5, sha256) if settings.checksum else None
+            )
+            check = await check_link(
+                session, url, recorded_size, retry=retry, content=content, timeout=settings.timeout
+            )
             checks[identity] = check
             _count(report, check)
             progress.record(check.verdict == "alive")
@@ -229,12 +284,18 @@ def _count(report: VerifyReport, check: LinkCheck) -> None:
     elif check.verdict == "dead":
         report.dead += 1
         report.dead_reasons[_reason_key(check.reason)] += 1
+    elif check.verdict == "mismatch":
+        report.mismatched += 1
+        report.mismatch_reasons[_reason_key(check.reason)] += 1
     else:
         report.unknown += 1
         report.unknown_reasons[_reason_key(check.reason)] += 1
 
 
 def _reason_key(reason: str | None) -> str:
-    """Group reasons: sizes differ per row, so they count as one kind of reason."""
+    """Group reasons: sizes and hashes differ per row, so each column is one kind of reason."""
     text = reason or "no reason given"
+    column, mismatch, _ = text.partition(" mismatch: ")
+    if mismatch:
+        return f"{column} differs"
     return "size differs from the recorded file_size" if text.startswith("size ") else text
