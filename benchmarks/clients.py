@@ -153,7 +153,7 @@ def _preload(kind: str) -> None:
     modules = {
         "bare": ["aiohttp", "uvloop"],
         "requests": ["requests"],
-        "ferry": ["pipeline.runner", "pipeline.settings"],
+        "ferry": ["pipeline.runner", "pipeline.settings", "uvloop", "pyarrow.compute"],
     }
     for name in modules[kind]:
         importlib.import_module(name)

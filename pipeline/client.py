@@ -8,13 +8,13 @@ Where a stream upload's bytes come from is :mod:`pipeline.sources`' business.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import aiohttp
+import orjson
 
 from pipeline.errors import (
     AuthError,
@@ -50,12 +50,12 @@ def parse_timestamp(value: object) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # takes the trailing Z since Python 3.11
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        return parsed.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
 def error_for_code(
@@ -85,8 +85,8 @@ def error_for_code(
 def api_payload(body: bytes) -> dict[str, Any] | None:
     """The API's JSON envelope (an object with an integer ``code``), or None for anything else."""
     try:
-        payload = json.loads(body)
-    except ValueError:
+        payload = orjson.loads(body)
+    except ValueError:  # orjson.JSONDecodeError is one
         return None
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), int):
         return None
@@ -152,15 +152,21 @@ class ApiClient:
         self._session = session
         self._base = base_url.rstrip("/")
         self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._json = {**self._auth, "Content-Type": "application/json"}
         self._retention = retention_seconds
 
     def __repr__(self) -> str:
         return f"ApiClient(base_url={self._base!r})"
 
     async def _post(self, endpoint: str, **kwargs: Any) -> Uploaded:
+        if "json" in kwargs:  # orjson: a fifth of the cost of aiohttp's json.dumps per row
+            kwargs["data"] = orjson.dumps(kwargs.pop("json"))
+            headers = self._json
+        else:
+            headers = self._auth
         with transport_errors():
             async with self._session.post(
-                f"{self._base}{endpoint}", headers=self._auth, **kwargs
+                f"{self._base}{endpoint}", headers=headers, **kwargs
             ) as resp:
                 body = await resp.read()
         return interpret_answer(resp.status, body, resp.headers, retention_seconds=self._retention)

@@ -97,6 +97,11 @@ class Pacing:
         self.gate = BackoffGate(base=policy.backoff_base, cap=policy.backoff_cap)
         self.limiter = SlidingWindowLimiter(rate) if rate else None
 
+    @property
+    def free(self) -> bool:
+        """True when a request may start at once (checked without a coroutine: a hot path)."""
+        return self.limiter is None and not self.gate.closed
+
     async def ready(self) -> None:
         """Wait until the next request may start."""
         if self.gate.closed:

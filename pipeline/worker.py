@@ -37,7 +37,8 @@ class RowUploader:
             return result_row(job, method=method, run_id=self.run_id, attempts=0, error=error)
         attempts = 0
         while True:
-            await self.pacing.ready()
+            if not self.pacing.free:
+                await self.pacing.ready()
             attempts += 1
             try:
                 uploaded = await self.transfers.send(self.client, job, method)

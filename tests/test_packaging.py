@@ -67,3 +67,31 @@ def test_the_wheel_builds_without_metadata_warnings_and_ships_the_demo(tmp_path:
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
     metadata = zipfile.ZipFile(wheel).read("ferry-0.1.0.dist-info/METADATA").decode()
     assert "License-Expression: MIT" in metadata
+
+
+def test_the_editable_install_of_make_venv_builds_without_warnings(tmp_path: Path) -> None:
+    """``make venv`` installs with ``pip install -e``: its editable wheel is checked the same way
+    (built by setuptools' own PEP 660 hook, offline)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, source / name)
+    code = (
+        "import sys, setuptools.build_meta as backend; print(backend.build_editable(sys.argv[1]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code, str(tmp_path / "dist")],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    warnings = [line.strip() for line in output.splitlines() if WARNING.search(line)]
+    assert warnings == [], "\n".join(warnings)
