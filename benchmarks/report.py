@@ -349,8 +349,9 @@ def memory_section(figures: dict[str, Any]) -> list[str]:
         f"`stub` server at zero latency, `C` = 64. `ferry run` checkpoints every "
         f"{rss['checkpoint_rows']:,} finished rows (or 60 s): it writes the rows finished since "
         "the previous checkpoint into a file beside the table, and the table itself once, at the "
-        f"end, streamed; it never holds the whole table. ferry ran {_times(rss['ferry_repeats'])} per size, the sizes in "
-        "turn, and the medians are quoted; "
+        "end, streamed; it never holds the whole table. "
+        f"ferry ran {_times(rss['ferry_repeats'])} per size, the sizes in turn, and the medians "
+        "are quoted; "
         f"the bare loop once per size up to {rss['bare_max_rows']:,} rows.",
         "",
     ]
