@@ -148,7 +148,10 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         except BaseException:
             ManifestChunks(store.files.plan, [], []).remove()
             raise
-        run = _Run(settings, plan, store.recorder(plan.base, plan.chunks), base_dir, out)
+        recorder = store.recorder(plan.base, plan.chunks)
+        with _writes_to(store.files.checkpoints):
+            recorder.open()
+        run = _Run(settings, plan, recorder, base_dir, out)
         result: RunSummary = run_event_loop(run.execute())
         return result
 
@@ -196,9 +199,8 @@ class _Run:
         )
 
     async def execute(self) -> RunSummary:
-        """Fan the plan out, then write the table whatever happened."""
+        """Fan the plan out (the recorder is open), then write the table whatever happened."""
         started = time.monotonic()
-        self.recorder.open()
         try:
             with interrupt_on_signals(
                 self.signal,

@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from pipeline.errors import ResultsError
+from pipeline.schema import RESULT_COLUMNS
 from pipeline.store.checkpoints import BUCKET_WIDTH, Base, Checkpoints, fingerprint
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles, is_companion, is_own_file
@@ -89,13 +90,17 @@ class ResultStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _read_once(self) -> pl.DataFrame:
-        table = read_results(self.table)
-        updates: list[pl.DataFrame] = []
-        if not self._committed():
-            checkpointed = self.checkpoints.read_all()
-            if checkpointed is not None:
-                updates.append(checkpointed)
+        # Newest first: the journal, then the checkpoints, then the table. A run that moves rows
+        # on in between (journal to checkpoint, checkpoints to table) then shows them twice,
+        # which the fold absorbs, never not at all.
         journal = read_journal(self.files.journal, places=True)
+        checkpointed = self.checkpoints.read_all()
+        table = read_results(self.table)
+        updates = (
+            [checkpointed]
+            if checkpointed is not None and not self.checkpoints.committed_to(self.table)
+            else []
+        )
         if journal.height:
             updates.append(_extras_from(table, journal))
         if not updates:
@@ -162,13 +167,8 @@ class ResultStore:
         ManifestChunks(self.files.plan, [], []).remove()
         return recovered
 
-    def _committed(self) -> bool:
-        """True when the checkpoints are in the table already (a kill came after the rename)."""
-        committed = self.checkpoints.committed()
-        return committed is not None and committed == fingerprint(self.table)
-
     def _checkpointed_rows(self) -> int:
-        if self._committed():
+        if self.checkpoints.committed_to(self.table):
             return 0
         return sum(pq.read_metadata(s.path).num_rows for s in self.checkpoints.segments())
 
@@ -195,8 +195,6 @@ class ResultStore:
 
 def _extras_from(table: pl.DataFrame, journal: pl.DataFrame) -> pl.DataFrame:
     """Journal rows with the extra columns of the table's row of the same identity."""
-    from pipeline.schema import RESULT_COLUMNS
-
     extras = [name for name in table.columns if name not in RESULT_COLUMNS]
     if not extras:
         return journal

@@ -157,13 +157,14 @@ class Checkpoints:
         """Record that ``new_version`` (about to be renamed over the table) holds every row."""
         _write_durably(self.folder / _COMMITTED, json.dumps(fingerprint(new_version)).encode())
 
-    def committed(self) -> list[int] | None:
-        """The fingerprint recorded by :meth:`mark_committed`, if any."""
+    def committed_to(self, table: Path) -> bool:
+        """True when ``table`` is the version :meth:`mark_committed` recorded: it holds every
+        checkpointed row already (a run was killed after its final rename, before clean-up)."""
         try:
             value = json.loads((self.folder / _COMMITTED).read_text())
         except (OSError, ValueError):
-            return None
-        return value if isinstance(value, list) else None
+            return False
+        return isinstance(value, list) and value == fingerprint(table)
 
     def clear(self) -> None:
         """Remove the folder (its rows are in the table)."""

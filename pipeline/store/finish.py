@@ -34,8 +34,7 @@ _END = 1 << 62
 def finish(table: Path, checkpoints: Checkpoints) -> None:
     """Fold ``checkpoints`` into ``table`` (atomically) and remove them."""
     segments = checkpoints.segments()
-    committed = checkpoints.committed()
-    if segments and not (committed is not None and committed == fingerprint(table)):
+    if segments and not checkpoints.committed_to(table):
         base = checkpoints.base()
         if base is not None and base.fingerprint == fingerprint(table):
             _merge_streamed(table, checkpoints, segments, base)
