@@ -13,6 +13,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+#: Rows gathered before they are split and written: fewer, larger writes per partition.
+BUFFER_ROWS = 100_000
+
 
 class SpilledPartitions:
     """``count`` partition files named ``<name>-<n>.arrow`` in ``folder``."""
@@ -23,6 +26,8 @@ class SpilledPartitions:
         self.count = count
         self._writers: dict[int, ipc.RecordBatchStreamWriter] = {}
         self._schema: pa.Schema | None = None
+        self._buffer: list[pl.DataFrame] = []
+        self._buffered = 0
 
     def _path(self, number: int) -> Path:
         return self.folder / f"{self.name}-{number:03d}.arrow"
@@ -31,9 +36,17 @@ class SpilledPartitions:
         """Append the rows of ``frame`` to the partition ``key`` (a hash of theirs) points to."""
         if frame.height == 0:
             return
-        parts = frame.with_columns((key % self.count).alias("__part")).partition_by(
-            "__part", as_dict=True, include_key=False
-        )
+        self._buffer.append(frame.with_columns((key % self.count).alias("__part")))
+        self._buffered += frame.height
+        if self._buffered >= BUFFER_ROWS:
+            self._spill()
+
+    def _spill(self) -> None:
+        if not self._buffer:
+            return
+        frame = pl.concat(self._buffer, how="vertical_relaxed")
+        self._buffer, self._buffered = [], 0
+        parts = frame.partition_by("__part", as_dict=True, include_key=False)
         for (number,), part in parts.items():
             table = part.to_arrow()
             if self._schema is None:
@@ -48,6 +61,7 @@ class SpilledPartitions:
 
     def close(self) -> None:
         """Finish writing every partition."""
+        self._spill()
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()

@@ -52,7 +52,7 @@ _INTEGRITY: Final = ("size", "md5", "sha256")
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
 
 #: Rows (manifest and table together) per partition, and the most partitions a plan uses.
-PARTITION_ROWS: Final = 250_000
+PARTITION_ROWS: Final = 100_000
 MAX_PARTITIONS: Final = 64
 #: Partitions when the size of the manifest cannot be known in advance (standard input).
 UNKNOWN_SIZE_PARTITIONS: Final = 16

@@ -51,7 +51,7 @@ def new_run_id() -> str:
 
 
 #: Manifest rows per batch handed to the planner: the peak of reading follows it.
-BATCH_ROWS = 50_000
+BATCH_ROWS = 25_000
 
 
 def _expected_rows(path: Path | None) -> int | None:

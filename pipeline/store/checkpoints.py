@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from pipeline.store.files import TableFiles
 
 #: Keys per bucket: the final write holds at most this many current rows at once.
-BUCKET_WIDTH: Final = 65_536
+BUCKET_WIDTH: Final = 16_384
 
 _SEGMENT = re.compile(r"^b(\d+)-(\d+)\.parquet$")
 _BASE = "base.json"

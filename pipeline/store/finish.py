@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from pipeline.store.checkpoints import Base, Checkpoints, Segment, fingerprint
 from pipeline.store.table import (
     TableWriter,
+    conform,
     fold,
-    iter_table,
+    iter_arrow,
     read_results,
     table_schema,
     write_results,
@@ -53,14 +55,14 @@ def _target_schema(table: Path, checkpoints: Checkpoints) -> pl.Schema:
 
 
 class _OldRows:
-    """The current table's rows by position, handed out in increasing ranges."""
+    """The current table's rows by position, handed out in increasing ranges, as stored."""
 
     def __init__(self, table: Path) -> None:
-        self._batches = iter_table(table)
-        self._pending: pl.DataFrame | None = None
+        self._batches = iter_arrow(table)
+        self._pending: pa.Table | None = None
         self._start = 0  # position of the first pending row
 
-    def before(self, end: int) -> Iterator[pl.DataFrame]:
+    def before(self, end: int) -> Iterator[pa.Table]:
         """The rows at positions below ``end`` not handed out yet, batch by batch."""
         while True:
             if self._pending is None:
@@ -70,12 +72,12 @@ class _OldRows:
             take = end - self._start
             if take <= 0:
                 return
-            head = self._pending.head(take)
-            rest = self._pending.slice(head.height)
-            self._pending = rest if rest.height else None
-            self._start += head.height
+            head = self._pending.slice(0, take)
+            rest = self._pending.slice(head.num_rows)
+            self._pending = rest if rest.num_rows else None
+            self._start += head.num_rows
             yield head
-            if head.height == take:
+            if head.num_rows == take:
                 return
 
     def position(self) -> int:
@@ -94,17 +96,23 @@ def _merge_streamed(
         for bucket in sorted(by_bucket):
             low, high = bucket * base.width, (bucket + 1) * base.width
             for batch in old.before(low):
-                out.write(batch)
+                out.write_arrow(batch)  # untouched rows are copied as they are
             start = old.position()
-            held = list(old.before(high))
+            held = [_conformed(table, piece) for piece in old.before(high)]
             current = pl.concat(held, how="vertical_relaxed") if held else None
             updates = pl.concat(
                 [pl.read_parquet(path) for path in by_bucket[bucket]], how="diagonal_relaxed"
             ).unique(subset="id", keep="last", maintain_order=True)
             out.write(_merge_bucket(current, start, updates).drop(_INTERNAL, strict=False))
         for batch in old.before(_END):
-            out.write(batch)
+            out.write_arrow(batch)
         out.before_commit = checkpoints.mark_committed
+
+
+def _conformed(table: Path, rows: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(rows)
+    assert isinstance(frame, pl.DataFrame)
+    return conform(frame, table)
 
 
 def _merge_bucket(current: pl.DataFrame | None, start: int, updates: pl.DataFrame) -> pl.DataFrame:

@@ -198,7 +198,7 @@ def _to_arrow(frame: pl.DataFrame) -> pa.Table:
 
 
 #: Rows of a table read at a time when it is streamed.
-READ_BATCH_ROWS = 65_536
+READ_BATCH_ROWS = 16_384
 
 
 def table_schema(path: Path) -> pl.Schema:
@@ -215,6 +215,25 @@ def table_schema(path: Path) -> pl.Schema:
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
     return conform(head, path).schema
+
+
+def iter_arrow(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.Table]:
+    """The table at ``path`` as Arrow batches, as stored (not conformed), in order.
+
+    Parquet tables are read batch by batch; a CSV table is read whole and conformed first.
+    """
+    if not path.exists():
+        return
+    if path.suffix.lower() == ".csv":
+        for frame in iter_table(path, batch_rows):
+            yield _to_arrow(frame)
+        return
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        for batch in batches:
+            yield pa.Table.from_batches([batch])
+    except Exception as exc:
+        raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
 
 
 def iter_table(
@@ -268,6 +287,17 @@ class TableWriter:
         self._csv: IO[bytes] | None = None
         #: Called with the finished temporary file just before it is renamed over the table.
         self.before_commit: Callable[[Path], None] | None = None
+
+    def write_arrow(self, rows: pa.Table) -> None:
+        """Append rows read from a table: copied as they are when they already have the file's
+        exact Arrow schema (no conversion: the common case of the final write), else conformed."""
+        if self._parquet is not None and rows.schema.equals(self._parquet.schema):
+            self._parquet.write_table(rows)
+            self.rows += rows.num_rows
+            return
+        frame = pl.from_arrow(rows)
+        assert isinstance(frame, pl.DataFrame)
+        self.write(conform(frame, self.path))
 
     def write(self, frame: pl.DataFrame) -> None:
         """Append ``frame`` (any column order; extra columns beyond the schema are dropped)."""
