@@ -267,3 +267,9 @@ def machine() -> dict[str, str]:
         "curl": _curl_version(),
         "server data dir": f"{fast_dir()} ({'tmpfs' if str(fast_dir()) == '/dev/shm' else 'disk'})",
     }
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines (the sections of ``RESULTS.md``)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import scale, startup
+from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
 #: The order of the machine table and of the plan's counts, whatever the order in the JSON.
@@ -46,10 +47,7 @@ def _met(ratio: float, goal: float, spread: float = 0.0) -> str:
     return "**no**"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return lines
+_table = markdown_table
 
 
 def machine_section(machine: dict[str, str], meta: dict[str, Any]) -> list[str]:

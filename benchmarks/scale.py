@@ -26,7 +26,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import BENCH_KEY, MIB, WORK, fast_dir, python_module, run_child
+from benchmarks.common import (
+    BENCH_KEY,
+    MIB,
+    WORK,
+    fast_dir,
+    markdown_table,
+    python_module,
+    run_child,
+)
 from benchmarks.measure import CLIENT_ENV, write_manifest
 from benchmarks.servers import ServerProcess
 
@@ -313,7 +321,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         "is written once, at the end, streamed bucket by bucket; the plan joins manifest and "
         "table in hash partitions spilled to disk.",
         "",
-        *_table(header, rows),
+        *markdown_table(header, rows),
         "",
         f"Planning: `ferry run plan.parquet --dry-run` of a {plan['rows']:,}-row Parquet "
         f"manifest ({plan['manifest_mib']:.0f} MiB, every identity hashed) against a "
@@ -338,8 +346,3 @@ def headline(figures: dict[str, Any]) -> str:
         f"{plan['rows']:,} x {plan['rows']:,} rows {plan['wall_seconds']:.0f} s, "
         f"{plan['max_rss_mib']:.0f} MiB."
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]

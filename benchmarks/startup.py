@@ -19,7 +19,7 @@ import statistics
 import sys
 from typing import Any
 
-from benchmarks.common import MIB, WORK, Child, Samples, python_module, run_child
+from benchmarks.common import MIB, WORK, Child, Samples, markdown_table, python_module, run_child
 
 REPEATS = 15
 QUICK_REPEATS = 3
@@ -139,7 +139,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         "`ferry status` imports polars to read the table.",
         "",
     ]
-    lines += _table([*header, "goal", "met?"], rows)
+    lines += markdown_table([*header, "goal", "met?"], rows)
     lines += ["", "Reproduce: `.venv/bin/python -m benchmarks startup`.", ""]
     return lines
 
@@ -155,8 +155,3 @@ def headline(figures: dict[str, Any]) -> str:
         f"{status['wall_seconds'] * 1000:.0f} ms, {status['peak_rss_mib']:.0f} MiB "
         f"({status['wall_ratio']:.1f}x / {status['peak_ratio']:.1f}x)."
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]

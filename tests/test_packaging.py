@@ -34,12 +34,21 @@ def copy_sources(tmp_path: Path) -> Path:
     return source
 
 
+def build(args: list[str], cwd: Path | None = None) -> str:
+    """Run ``python ARGS`` (a build), assert it succeeded, and return all it printed."""
+    done = subprocess.run(
+        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    return output
+
+
 def build_wheel(tmp_path: Path) -> tuple[Path, str]:
     source = copy_sources(tmp_path)
     dist = tmp_path / "dist"
-    done = subprocess.run(
+    output = build(
         [
-            sys.executable,
             "-m",
             "pip",
             "wheel",
@@ -50,14 +59,8 @@ def build_wheel(tmp_path: Path) -> tuple[Path, str]:
             "--verbose",
             "--wheel-dir",
             str(dist),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        ]
     )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
     (wheel,) = dist.glob("ferry-*.whl")
     return wheel, output
 
@@ -82,16 +85,7 @@ def test_the_editable_install_of_make_venv_builds_without_warnings(tmp_path: Pat
     code = (
         "import sys, setuptools.build_meta as backend; print(backend.build_editable(sys.argv[1]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-W", "always", "-c", code, str(tmp_path / "dist")],
-        cwd=source,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-3000:]
+    output = build(["-W", "always", "-c", code, str(tmp_path / "dist")], cwd=source)
     # pip shows setuptools' InformationOnly notes as "BuildBackendWarning: ..." lines
     notes = re.compile(f"{WARNING.pattern}|InformationOnly")
     warnings = [line.strip() for line in output.splitlines() if notes.search(line)]
