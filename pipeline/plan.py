@@ -79,10 +79,6 @@ _TARGET: Final = {
     "_invalid": pl.String(),
     "_row": pl.Int64(),
 }
-#: The table's columns a plan reads, in batches larger than the final write's: three narrow
-#: columns cost little memory, and fewer batches less time.
-_TABLE_READ: Final = ("id", "status", "expires_at")
-PLAN_TABLE_BATCH_ROWS: Final = 131_072
 _TABLE: Final = {
     "id": pl.String(),
     "_status": pl.String(),
@@ -203,7 +199,7 @@ def make_plan(
             aimed = batch.filter(pl.col("file_name").is_not_null() & pl.col("_invalid").is_null())
             targets.add(aimed.select(*_TARGET), pl.struct("upload_path", "file_name").hash())
         position = 0
-        for current in iter_table(store.table, PLAN_TABLE_BATCH_ROWS, columns=list(_TABLE_READ)):
+        for current in iter_table(store.table, columns=["id", "status", "expires_at"]):
             part = current.select(
                 "id",
                 pl.col("status").alias("_status"),
