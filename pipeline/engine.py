@@ -1,9 +1,9 @@
-"""Bounded fan-out: at most ``concurrency`` tasks exist at any moment, whatever the input size.
+"""Bounded fan-out: ``concurrency`` workers and no other task, whatever the input size.
 
-The producer takes a slot before it creates each task and the task frees it when done (the
-aiometer pattern), so a million-row plan never means a million pending tasks. ``work`` turns
+Each worker takes the next item from one shared iterator when its last one is done, so a
+million-row plan never means a million pending tasks, nor a task created per row. ``work`` turns
 every expected failure into a result of its own; an exception that escapes it is a bug, and the
-tasks live in an :class:`asyncio.TaskGroup` so that it stops the fan-out and is raised, never
+workers live in an :class:`asyncio.TaskGroup` so that it stops the fan-out and is raised, never
 left for the garbage collector to log.
 
 Also here: the stop signal and its SIGINT/SIGTERM handlers, and the event loop a command runs on.
@@ -31,29 +31,16 @@ class StopSignal:
     def __init__(self) -> None:
         self.stopped = asyncio.Event()
         self.interrupted_at: float | None = None
-        self._wakers: list[Callable[[], None]] = []
 
     def stop(self) -> None:
         """No new work; in-flight work finishes."""
         self.stopped.set()
-        for wake in list(self._wakers):
-            wake()
 
     def interrupt(self) -> None:
         """No new work; in-flight work gets a grace period, then is cancelled."""
         if self.interrupted_at is None:
             self.interrupted_at = time.monotonic()
         self.stop()
-
-    @contextlib.contextmanager
-    def waking(self, wake: Callable[[], None]) -> Iterator[None]:
-        """Call ``wake`` on every stop while the block runs (a producer blocked on a full pool
-        must see the stop now, not when a slot frees)."""
-        self._wakers.append(wake)
-        try:
-            yield
-        finally:
-            self._wakers.remove(wake)
 
     @property
     def interrupted(self) -> bool:
@@ -113,37 +100,37 @@ async def fan_out(
 ) -> int:
     """Run ``work`` over ``items`` with at most ``concurrency`` in flight; returns items started.
 
-    An exception raised by ``work`` cancels the other tasks, stops dispatch and is raised here
-    (the first one, when several tasks fail at once).
+    ``concurrency`` workers take the items in order from one shared iterator, each taking its
+    next one when its last is done: a run costs ``concurrency`` tasks, not one task per item
+    (the bare ``gather`` loop pays a task, a semaphore wait and a callback per row). A worker
+    takes nothing new once ``signal`` is set.
+
+    An exception raised by ``work`` cancels the other workers, stops dispatch and is raised
+    here (the first one, when several fail at once).
     """
-    slots = asyncio.Semaphore(concurrency)
-    running: set[asyncio.Task[None]] = set()
+    source = iter(items)
     started = 0
 
-    async def guarded(item: T) -> None:
-        try:
+    async def worker() -> None:
+        nonlocal started
+        while not signal.is_set:
+            item = next(source, _END)  # synchronous: no two workers can take the same item
+            if item is _END:
+                return
+            started += 1
             await work(item)
-        finally:
-            slots.release()
 
     try:
-        # a stop releases a slot: the producer, blocked while every slot is busy, wakes, sees the
-        # stop and goes on to the drain, whose grace period then holds
-        with signal.waking(slots.release):
-            async with asyncio.TaskGroup() as group:
-                for item in items:
-                    await slots.acquire()
-                    if signal.is_set:
-                        slots.release()
-                        break
-                    task = group.create_task(guarded(item))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-                    started += 1
-                await _drain(running, signal, grace_seconds)
+        async with asyncio.TaskGroup() as group:
+            workers = {group.create_task(worker()) for _ in range(max(concurrency, 1))}
+            await _drain(workers, signal, grace_seconds)
     except BaseExceptionGroup as group_error:
         raise _first_error(group_error) from None
     return started
+
+
+#: Marks the end of the items (an item may be None).
+_END: Any = object()
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -153,9 +140,9 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def _drain(running: set[asyncio.Task[None]], signal: StopSignal, grace: float) -> None:
-    """Wait for the running tasks; after an interrupt's grace period, cancel what is left."""
+    """Wait for the workers; after an interrupt's grace period, cancel what is left."""
     while running:
-        await asyncio.wait(set(running), timeout=DRAIN_POLL_SECONDS)
+        _, running = await asyncio.wait(running, timeout=DRAIN_POLL_SECONDS)
         if signal.interrupted_at is not None and time.monotonic() - signal.interrupted_at > grace:
             for task in list(running):
                 task.cancel()

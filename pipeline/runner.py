@@ -254,7 +254,7 @@ class _Run:
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
                     )
-                await self._record(row)
+                self._record(row)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -271,11 +271,11 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    async def _record(self, row: ResultRow) -> None:
+    def _record(self, row: ResultRow) -> None:
         if self.recorder.broken:
             return  # the journal failed: this row is not recorded, so it is not counted either
         try:
-            await self.recorder.append(row.to_journal())
+            self.recorder.append(row.to_journal())
         except OSError as exc:  # disk full: stop, and count only the rows on disk
             self.recorder.broken = True
             self._failed_write(self.recorder.files.journal, exc)

@@ -27,6 +27,18 @@ async def test_at_most_n_tasks_exist_and_every_item_is_done() -> None:
     assert most_tasks <= 8
 
 
+async def test_items_are_taken_in_order_by_one_worker_each() -> None:
+    taken: list[int] = []
+
+    async def work(item: int | None) -> None:
+        taken.append(-1 if item is None else item)
+        await asyncio.sleep(0.001 * (len(taken) % 4))
+
+    items = [*range(50), None, *range(50, 60)]  # None is an item like any other
+    started = await fan_out(items, work, concurrency=6, signal=StopSignal())
+    assert started == 61 and taken == [*range(50), -1, *range(50, 60)]
+
+
 async def test_a_key_error_in_work_surfaces_and_stops_dispatch() -> None:
     handed_out: list[int] = []
 
@@ -69,7 +81,7 @@ async def test_an_interrupt_cancels_what_outlives_the_grace_period() -> None:
     cancelled: list[int] = []
 
     async def work(item: int) -> None:
-        if item == 0:
+        if item == 1:  # item 0 is in flight already
             signal.interrupt()
         try:
             await asyncio.sleep(30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,7 +124,7 @@ def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> Non
 
 def record(recorder: RunRecorder, done: dict[str, object]) -> None:
     """Journal one row as a run does (the call returns once the row is written)."""
-    asyncio.run(recorder.append(done))
+    recorder.append(done)
 
 
 def placed(identity: str, status: str, key: int, manifest_row: int) -> dict[str, object]:

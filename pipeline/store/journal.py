@@ -1,13 +1,16 @@
 """The append-only journal beside a result table: one JSON line per finished row.
 
 A line is written to the kernel before the worker takes its next row, so a killed process
-loses nothing it finished; a torn last line (killed mid-write) is ignored when read. Rows that
-finish together share one write (:class:`GroupCommit`).
+loses nothing it finished; a torn last line (killed mid-write) is ignored when read.
+
+One ``os.write`` per row, with no wait: on Linux such a write into the page cache costs under a
+microsecond. Group commit (the rows finished in one turn of the event loop sharing one write,
+each worker waiting for it) was built and measured slower: the suspension and wake-up it costs
+every worker is several times the write it saves (``benchmarks/RESULTS.md``, section 2).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
@@ -34,11 +37,6 @@ _JOURNAL_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def encode(row: dict[str, Any]) -> bytes:
-    """One journal line (without its line break): compact JSON in UTF-8, by orjson."""
-    return orjson.dumps(row)
-
-
 class Journal:
     """Appends result rows (dicts keyed by the result columns) to the journal file.
 
@@ -58,17 +56,15 @@ class Journal:
         return self
 
     def append(self, row: dict[str, Any]) -> None:
-        """Write one finished row and hand it to the kernel (survives SIGKILL of this process)."""
-        self.write_lines([encode(row)])
+        """Write one finished row and hand it to the kernel (survives SIGKILL of this process).
 
-    def write_lines(self, lines: list[bytes]) -> None:
-        """Write encoded rows (see :func:`encode`) in one system call where the kernel allows."""
+        Raises the ``OSError`` of a failed write (disk full).
+        """
         assert self._fd is not None, "journal not open"
-        view = memoryview(b"\n".join(lines) + b"\n")
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self.rows_written += len(lines)
+        view = memoryview(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        while view:  # a short write is rare (a full disk raises instead), but possible
+            view = view[os.write(self._fd, view) :]
+        self.rows_written += 1
 
     def sync(self) -> None:
         """fsync the journal (at checkpoints: survives a power loss too)."""
@@ -88,45 +84,6 @@ class Journal:
             self._fd = None
         if remove and self.path.exists():
             self.path.unlink()
-
-
-class GroupCommit:
-    """The rows finished in one turn of the event loop share one journal write.
-
-    :meth:`append` returns once the write that holds its row is done, so the guarantee of
-    :meth:`Journal.append` holds (a row is in the kernel before its worker goes on), at one
-    system call per turn instead of one per row: how databases make commits cheap.
-    """
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self._lines: list[bytes] = []
-        self._written: asyncio.Future[None] | None = None
-
-    async def append(self, row: dict[str, Any]) -> None:
-        """Journal ``row``; raises the ``OSError`` of a failed write (disk full)."""
-        self._lines.append(encode(row))
-        if self._written is None:
-            loop = asyncio.get_running_loop()
-            self._written = loop.create_future()
-            loop.call_soon(self._write)
-        # Not shielded (a shield costs a future a row): a worker is cancelled only when the
-        # run's grace period is over, and then every worker is; the lines are written anyway.
-        await self._written
-
-    def _write(self) -> None:
-        lines, self._lines = self._lines, []
-        written, self._written = self._written, None
-        assert written is not None
-        try:
-            self.journal.write_lines(lines)
-        except OSError as exc:
-            if not written.done():
-                written.set_exception(exc)
-                written.exception()  # retrieved: every waiter gets it, none may log it
-            return
-        if not written.done():  # cancelled with its waiters: the rows are written all the same
-            written.set_result(None)
 
 
 def read_journal(path: Path, *, places: bool = False) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from pipeline.store.checkpoints import Base, Checkpoints
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles
 from pipeline.store.finish import finish
-from pipeline.store.journal import GroupCommit, Journal, read_journal
+from pipeline.store.journal import Journal, read_journal
 
 
 def with_extras(rows: pl.DataFrame, chunks: ManifestChunks | None) -> pl.DataFrame:
@@ -37,7 +37,6 @@ class RunRecorder:
         self.chunks = chunks
         self.checkpoints = Checkpoints(files)
         self.journal = Journal(files.journal)
-        self._commits = GroupCommit(self.journal)
         #: Set when a journal write failed: what follows in the file cannot be trusted, so
         #: nothing more is appended (the rows already there are recovered by the next run).
         self.broken = False
@@ -52,9 +51,12 @@ class RunRecorder:
         """Rows in the journal, not yet in a checkpoint."""
         return self.journal.rows_written
 
-    async def append(self, row: dict[str, Any]) -> None:
-        """Journal one finished row (with its ``_key`` and ``_row``); back once it is written."""
-        await self._commits.append(row)
+    def append(self, row: dict[str, Any]) -> None:
+        """Journal one finished row (with its ``_key`` and ``_row``); back once it is written.
+
+        Raises the ``OSError`` of a failed write (disk full).
+        """
+        self.journal.append(row)
 
     def checkpoint(self) -> None:
         """Make every journaled row durable in a checkpoint file and empty the journal."""
