@@ -9,9 +9,8 @@ Where a stream upload's bytes come from is :mod:`pipeline.sources`' business.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import aiohttp
 import orjson
@@ -32,9 +31,8 @@ from pipeline.units import API_RETENTION_SECONDS
 SOURCE_ERROR_PREFIX = "File download failed"
 
 
-@dataclass(frozen=True, slots=True)
-class Uploaded:
-    """What the API says about one successful upload."""
+class Uploaded(NamedTuple):
+    """What the API says about one successful upload (a tuple: one is built per row)."""
 
     download_url: str | None
     file_path: str | None

@@ -14,8 +14,11 @@ The order of work is manifest order.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +29,7 @@ import polars as pl
 from pipeline.checksums import expected_of
 from pipeline.manifest.rules import Violation, clash, drop_identical, duplicate_id
 from pipeline.partitions import SpilledPartitions
+from pipeline.prefetch import prefetched
 from pipeline.rows import PlannedRow
 from pipeline.settings import Shard
 from pipeline.store import ManifestChunks, ResultStore
@@ -65,13 +69,11 @@ def partitions_for(manifest_rows: int | None, table_rows: int) -> int:
     return max(1, min(MAX_PARTITIONS, -(-(manifest_rows + table_rows) // PARTITION_ROWS)))
 
 
-_IDENTITY: Final = {
-    "id": pl.String(),
-    "url": pl.String(),
-    "upload_path": pl.String(),
-    "file_name": pl.String(),
-    "_row": pl.Int64(),
-}
+#: What the plan keeps of a manifest row to categorise it: its identity, its row, and a hash
+#: of its source and target (``_same``: only compared between rows that share an identity, to
+#: tell identical rows from a duplicate id, so polars' own 64-bit hash is enough).
+_IDENTITY: Final = {"id": pl.String(), "_row": pl.Int64(), "_same": pl.UInt64()}
+_SAME: Final = pl.struct("url", "upload_path", "file_name").hash().alias("_same")
 _TARGET: Final = {
     "upload_path": pl.String(),
     "file_name": pl.String(),
@@ -189,35 +191,54 @@ def make_plan(
     identities = SpilledPartitions(scratch, "m", count)
     targets = SpilledPartitions(scratch, "c", count)
     table = SpilledPartitions(scratch, "t", count)
-    try:
-        for batch in batches:
-            if options.shard is not None:
-                batch = batch.filter(in_shard(batch["id"], options.shard))
-            if chunks is not None:
-                chunks.append(batch, [c for c in batch.columns if c not in _FRAME_COLUMNS])
-            identities.add(batch.select(*_IDENTITY), pl.col("id").hash())
-            aimed = batch.filter(pl.col("file_name").is_not_null() & pl.col("_invalid").is_null())
-            targets.add(aimed.select(*_TARGET), pl.struct("upload_path", "file_name").hash())
-        position = 0
-        for current in iter_table(store.table, columns=["id", "status", "expires_at"]):
-            part = current.select(
-                "id",
-                pl.col("status").alias("_status"),
-                pl.col("expires_at").alias("_expires"),
-                pl.int_range(position, position + current.height, dtype=pl.Int64).alias("_pos"),
-            )
-            position += current.height
-            table.add(part, pl.col("id").hash())
-    finally:
-        identities.close()
-        targets.close()
-        table.close()
+    stop = threading.Event()
+    # the table's side runs in a thread beside the manifest's: both are mostly Arrow and polars
+    # work, which releases the GIL, so the second core takes it
+    with ThreadPoolExecutor(1, thread_name_prefix="ferry-plan-table") as pool:
+        spilled = pool.submit(_spill_table, store.table, table, stop)
+        try:
+            for batch in prefetched(iter(batches)):
+                if options.shard is not None:
+                    batch = batch.filter(in_shard(batch["id"], options.shard))
+                if chunks is not None:
+                    chunks.append(batch, [c for c in batch.columns if c not in _FRAME_COLUMNS])
+                identities.add(batch.select("id", "_row", _SAME), pl.col("id").hash())
+                aimed = batch.filter(
+                    pl.col("file_name").is_not_null() & pl.col("_invalid").is_null()
+                )
+                targets.add(aimed.select(*_TARGET), pl.struct("upload_path", "file_name").hash())
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            identities.close()
+            targets.close()
+            with contextlib.suppress(BaseException):  # its error, if any, is raised below
+                spilled.exception()
+            table.close()
+    spilled.result()
     if chunks is not None:
         chunks.close()
     keep_rows = chunks is not None or options.limit is not None
     counts, todo = _categorise(identities, table, base, options, names, keep_rows=keep_rows)
     _check_targets(targets, names)
     return Plan(counts=counts, base=base, todo=todo, chunks=chunks)
+
+
+def _spill_table(path: Path, table: SpilledPartitions, stop: threading.Event) -> None:
+    """The table's identities, statuses and expiry times into ``table``'s partitions."""
+    position = 0
+    for current in iter_table(path, columns=["id", "status", "expires_at"]):
+        if stop.is_set():
+            return
+        part = current.select(
+            "id",
+            pl.col("status").alias("_status"),
+            pl.col("expires_at").alias("_expires"),
+            pl.int_range(position, position + current.height, dtype=pl.Int64).alias("_pos"),
+        )
+        position += current.height
+        table.add(part, pl.col("id").hash())
 
 
 def _categorise(
@@ -251,10 +272,12 @@ def _categorise(
     tally = {name: 0 for name in CATEGORIES}
     first: Violation | None = None
     for number in range(identities.count):
-        manifest = drop_identical(identities.read(number, _IDENTITY).sort("_row"))
+        manifest = identities.read(number, _IDENTITY)
+        if manifest["id"].n_unique() < manifest.height:  # rare: a repeated row, or a bad one
+            manifest = drop_identical(manifest.sort("_row"), same=["id", "_same"])
+            found = duplicate_id(manifest, label=names.label, column=names.id_column)
+            first = _earlier(first, found)
         rows += manifest.height
-        found = duplicate_id(manifest, label=names.label, column=names.id_column)
-        first = _earlier(first, found)
         if first is not None:
             continue  # the plan is void; only the first duplicate matters now
         current = table.read(number, _TABLE)

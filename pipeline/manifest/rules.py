@@ -29,12 +29,17 @@ class Violation(NamedTuple):
     error: ManifestError
 
 
-def drop_identical(frame: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` without the rows identical to an earlier one (same id, url and target)."""
+def drop_identical(frame: pl.DataFrame, *, same: list[str] | None = None) -> pl.DataFrame:
+    """``frame`` without the rows identical to an earlier one (same id, url and target).
+
+    ``same`` names the columns that tell rows apart (default: ``id``, ``url``, ``upload_path``,
+    ``file_name``); a planner may give ``id`` and one hash of the other three instead.
+    """
+    key = same if same is not None else _KEY
     # identical rows share their id: unique ids (one column to hash) settle the common case
-    if frame["id"].n_unique() == frame.height or not frame.select(_KEY).is_duplicated().any():
+    if frame["id"].n_unique() == frame.height or not frame.select(key).is_duplicated().any():
         return frame
-    return frame.unique(subset=_KEY, keep="first", maintain_order=True)
+    return frame.unique(subset=key, keep="first", maintain_order=True)
 
 
 def find_duplicate_id(
