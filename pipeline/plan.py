@@ -125,12 +125,17 @@ class Plan:
         if self.chunks is None or self.todo.height == 0:
             return
         rows = self.todo["_row"]
-        for chunk in self.chunks.iter_chunks():
-            first, last = chunk["_row"][0], chunk["_row"][-1]
+        firsts = self.chunks.firsts
+        for number, first in enumerate(firsts):
             lo = rows.search_sorted(first, side="left")
-            hi = rows.search_sorted(last, side="right")
+            hi = (
+                rows.search_sorted(firsts[number + 1], side="left")
+                if number + 1 < len(firsts)
+                else rows.len()
+            )
             if hi <= lo:
-                continue
+                continue  # nothing to do in this chunk: it is not even read
+            chunk = self.chunks.read(number, keep=False)
             wanted = self.todo.slice(lo, hi - lo)
             picked = chunk.join(wanted, on="_row", how="inner", maintain_order="right")
             yield from _planned(picked)

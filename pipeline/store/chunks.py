@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -64,18 +63,14 @@ class ManifestChunks:
     def __len__(self) -> int:
         return len(self.firsts)
 
-    def read(self, number: int) -> pl.DataFrame:
-        """Chunk ``number`` (the last one read is kept for the next call)."""
+    def read(self, number: int, *, keep: bool = True) -> pl.DataFrame:
+        """Chunk ``number`` (``keep``: the last one read is kept for the next call)."""
         if self._cache is not None and self._cache[0] == number:
             return self._cache[1]
         frame = pl.read_parquet(self._path(number))
-        self._cache = (number, frame)
+        if keep:
+            self._cache = (number, frame)
         return frame
-
-    def iter_chunks(self) -> Iterator[pl.DataFrame]:
-        """Every chunk, in manifest order."""
-        for number in range(len(self.firsts)):
-            yield pl.read_parquet(self._path(number))
 
     def extras_for(self, rows: pl.Series) -> pl.DataFrame:
         """``_row`` and the extra columns of the manifest rows ``rows`` (absent ones left out)."""
