@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import scale, startup
+from benchmarks import journal, scale, startup
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -82,8 +82,9 @@ def throughput_section(figures: dict[str, Any]) -> list[str]:
         "the same ferry File Upload API server process (`fileapi`, data on tmpfs), which really "
         "fetches each source from a source server in that process and stores it. "
         '"In the run" is the client\'s own clock after start-up (for ferry: `elapsed_seconds` '
-        'of `ferry run --json`: fan-out plus the final table write); "end to end" is the '
-        "child process from exec to exit (interpreter start, imports, manifest read, plan).",
+        "of `ferry run --json`: the fan-out, from the first request to the last row journaled; "
+        'the bare loop times its session and its `gather`); "end to end" is the child process from '
+        "exec to exit (interpreter start, imports, manifest read, plan, final table write).",
         "",
     ]
     rows = []
@@ -556,6 +557,7 @@ SECTIONS = {
     "server": server_section,
     "startup": startup.section,
     "scale": scale.section,
+    "journal": journal.section,
 }
 
 
