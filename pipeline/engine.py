@@ -90,6 +90,10 @@ def run_event_loop(coro: Coroutine[Any, Any, R]) -> R:
         return runner.run(coro)
 
 
+#: Marks the end of the items (an item may be None).
+_END: Any = object()
+
+
 async def fan_out(
     items: Iterable[T],
     work: Callable[[T], Awaitable[None]],
@@ -127,10 +131,6 @@ async def fan_out(
     except BaseExceptionGroup as group_error:
         raise _first_error(group_error) from None
     return started
-
-
-#: Marks the end of the items (an item may be None).
-_END: Any = object()
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

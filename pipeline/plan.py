@@ -14,11 +14,10 @@ The order of work is manifest order.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -218,8 +217,7 @@ def make_plan(
         finally:
             identities.close()
             targets.close()
-            with contextlib.suppress(BaseException):  # its error, if any, is raised below
-                spilled.exception()
+            wait([spilled])  # the table's thread is done with its partitions before they close
             table.close()
     spilled.result()
     if chunks is not None:

@@ -159,3 +159,33 @@ def test_bad_row_of_every_format_fails_alone(
     assert failed["error_kind"].to_list() == ["invalid_row"]
     assert case.expect in failed["error"][0]
     assert table.filter(pl.col("status") == "ok").height == table.height - 1 >= 1
+
+
+def test_a_table_damaged_inside_is_found_while_planning(
+    cli: Cli, api: BackgroundServer, sources: BackgroundServer, tmp_path: Path
+) -> None:
+    """The header reads, the id pages do not: the plan's table thread finds it, one line, exit 2,
+    before any request, with nothing left beside the table."""
+    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 3))
+    results = tmp_path / "damaged.parquet"
+    rows = 20_000
+    table = pl.DataFrame(
+        {
+            "id": [f"{n:020d}" for n in range(rows)],
+            "status": ["failed"] * rows,
+            "run_id": ["r"] * rows,
+        }
+    )
+    table.write_parquet(results, compression="uncompressed", row_group_size=rows)
+    data = bytearray(results.read_bytes())
+    data[100:4000] = b"\x07" * 3900  # inside the id column's pages; the footer is intact
+    results.write_bytes(bytes(data))
+    before = results.read_bytes()
+    result = cli("run", manifest, "--base-url", api.base_url, "--results", results)
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and str(results) in lines[0], result.stderr
+    assert "not a readable result table" in lines[0]
+    assert results.read_bytes() == before
+    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sorted(p.name for p in tmp_path.glob("damaged.parquet*")) == ["damaged.parquet"]
