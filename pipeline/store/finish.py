@@ -11,13 +11,18 @@ whatever happened, and only ever needed after an accident.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
+from pipeline.atomic import commit
+from pipeline.store.append import AppendError, append_files
 from pipeline.store.checkpoints import Base, Checkpoints, Segment, fingerprint
+from pipeline.store.files import TableFiles
 from pipeline.store.table import (
     TableWriter,
     conform,
@@ -29,6 +34,8 @@ from pipeline.store.table import (
 )
 
 _INTERNAL = ("_key", "_row")
+#: The run's new rows as a Parquet file of their own, before they are appended to the table.
+_TAIL = "tail.parquet"
 #: A position past any table.
 _END = 1 << 62
 
@@ -91,8 +98,13 @@ def _merge_streamed(
     by_bucket: dict[int, list[Path]] = {}
     for segment in segments:  # in the order written: the latest row of an identity wins
         by_bucket.setdefault(segment.bucket, []).append(segment.path)
+    target = _target_schema(table, checkpoints)
+    if _only_adds(table, segments, base) and target == table_schema(table):
+        with contextlib.suppress(AppendError):  # else the merge below writes the same rows
+            _append(table, checkpoints, by_bucket, target)
+            return
     old = _OldRows(table)
-    with TableWriter(table, _target_schema(table, checkpoints)) as out:
+    with TableWriter(table, target) as out:
         for bucket in sorted(by_bucket):
             low, high = bucket * base.width, (bucket + 1) * base.width
             for batch in old.before(low):
@@ -100,13 +112,50 @@ def _merge_streamed(
             start = old.position()
             held = [_conformed(table, piece) for piece in old.before(high)]
             current = pl.concat(held, how="vertical_relaxed") if held else None
-            updates = pl.concat(
-                [pl.read_parquet(path) for path in by_bucket[bucket]], how="diagonal_relaxed"
-            ).unique(subset="id", keep="last", maintain_order=True)
+            updates = _bucket_rows(by_bucket[bucket])
             out.write(_merge_bucket(current, start, updates).drop(_INTERNAL, strict=False))
         for batch in old.before(_END):
             out.write_arrow(batch)
         out.before_commit = checkpoints.mark_committed
+
+
+def _bucket_rows(paths: list[Path]) -> pl.DataFrame:
+    """One bucket's checkpointed rows, the latest of each identity."""
+    return pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed").unique(
+        subset="id", keep="last", maintain_order=True
+    )
+
+
+def _only_adds(table: Path, segments: list[Segment], base: Base) -> bool:
+    """Whether the run changed no current row of a (non-empty, Parquet) table: it only adds."""
+    if base.rows == 0 or table.suffix.lower() != ".parquet":
+        return False
+    lowest = min(segment.bucket for segment in segments)
+    if lowest * base.width >= base.rows:
+        return True
+    paths = [segment.path for segment in segments if segment.bucket == lowest]
+    first = pl.scan_parquet(paths).select(pl.col("_key").min()).collect().item()
+    return first is not None and int(first) >= base.rows
+
+
+def _append(
+    table: Path, checkpoints: Checkpoints, by_bucket: dict[int, list[Path]], schema: pl.Schema
+) -> None:
+    """The run's rows after the table's own (see :mod:`pipeline.store.append`)."""
+    tail = checkpoints.folder / _TAIL
+    new_version = TableFiles(table).temp(os.getpid())
+    try:
+        with TableWriter(tail, schema) as out:
+            for bucket in sorted(by_bucket):
+                rows = _bucket_rows(by_bucket[bucket]).sort("_key")
+                out.write(rows.drop(_INTERNAL, strict=False))
+        append_files(table, tail, new_version)
+        checkpoints.mark_committed(new_version)
+        commit(new_version, table)
+    finally:
+        for path in (tail, new_version):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _conformed(table: Path, rows: pa.Table) -> pl.DataFrame:
