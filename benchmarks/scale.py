@@ -318,8 +318,10 @@ def section(figures: dict[str, Any]) -> list[str]:
         "Rows/s is end to end (the rows done over the process's wall time: planning and the "
         "final table write included), peak RSS the kernel's `ru_maxrss`. A checkpoint writes "
         "the rows finished since the previous one into files beside the table; the table itself "
-        "is written once, at the end, streamed bucket by bucket; the plan joins manifest and "
-        "table in hash partitions spilled to disk.",
+        "is written once, at the end, streamed bucket by bucket (a run that only adds rows, as "
+        "the increment here, appends its row groups after the table's, which are copied as they "
+        "are); the plan joins manifest and table in hash partitions spilled to disk, reading "
+        "the manifest and the table in threads of their own.",
         "",
         *markdown_table(header, rows),
         "",
