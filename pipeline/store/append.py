@@ -99,11 +99,7 @@ def _copy_value(data: bytes, pos: int, kind: int, out: bytearray, rule: object, 
         out += data[pos:start]
         pos = start
         for _ in range(size):
-            if element in (_TRUE, _FALSE):  # in a list a bool is a whole byte
-                out.append(data[pos])
-                pos += 1
-            else:
-                pos = _copy_value(data, pos, element, out, rule, delta)
+            pos = _copy_element(data, pos, element, out, rule, delta)
         return pos
     if kind == _MAP:
         size, start = _read_varint(data, pos)
@@ -115,16 +111,22 @@ def _copy_value(data: bytes, pos: int, kind: int, out: bytearray, rule: object, 
         out.append(types)
         pos += 1
         for _ in range(size):
-            for item in (types >> 4, types & 0x0F):
-                if item in (_TRUE, _FALSE):
-                    out.append(data[pos])
-                    pos += 1
-                else:
-                    pos = _copy_value(data, pos, item, out, None, delta)
+            pos = _copy_element(data, pos, types >> 4, out, None, delta)
+            pos = _copy_element(data, pos, types & 0x0F, out, None, delta)
         return pos
     if kind == _STRUCT:
         return _copy_struct(data, pos, out, rule if isinstance(rule, dict) else {}, delta)
     raise AppendError(f"unknown Thrift type {kind} in the footer")
+
+
+def _copy_element(
+    data: bytes, pos: int, kind: int, out: bytearray, rule: object, delta: int
+) -> int:
+    """Copy one element of a list, set or map: there a bool is a whole byte of its own."""
+    if kind in (_TRUE, _FALSE):
+        out.append(data[pos])
+        return pos + 1
+    return _copy_value(data, pos, kind, out, rule, delta)
 
 
 def _copy_struct(

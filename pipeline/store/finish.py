@@ -56,9 +56,9 @@ def finish(table: Path, checkpoints: Checkpoints) -> None:
     checkpoints.clear()
 
 
-def _target_schema(table: Path, checkpoints: Checkpoints) -> pl.Schema:
-    """The table's columns, then any extra column the checkpoints bring."""
-    target = dict(table_schema(table))
+def _target_schema(current: pl.Schema, checkpoints: Checkpoints) -> pl.Schema:
+    """The table's columns (``current``), then any extra column the checkpoints bring."""
+    target = dict(current)
     for name, dtype in (checkpoints.schema() or {}).items():
         if name not in target and name not in _INTERNAL:
             target[name] = dtype
@@ -102,8 +102,9 @@ def _merge_streamed(
     by_bucket: dict[int, list[Path]] = {}
     for segment in segments:  # in the order written: the latest row of an identity wins
         by_bucket.setdefault(segment.bucket, []).append(segment.path)
-    target = _target_schema(table, checkpoints)
-    if _only_adds(table, segments, base) and target == table_schema(table):
+    columns = table_schema(table)
+    target = _target_schema(columns, checkpoints)
+    if target == columns and _only_adds(table, segments, base):
         with contextlib.suppress(AppendError):  # else the merge below writes the same rows
             _append(table, checkpoints, by_bucket, target)
             return
