@@ -41,6 +41,8 @@ from benchmarks.servers import ServerProcess
 CONCURRENCY = 64
 SIZES = {"increment": 100_000, "table": 1_000_000, "large": 1_000_000, "plan": 10_000_000}
 QUICK_SIZES = {"increment": 5_000, "table": 50_000, "large": 50_000, "plan": 200_000}
+#: Fresh and increment runs, in turn; the medians are compared (one run of each varied by 10 %).
+REPEATS = 3
 
 
 def _ferry_run(server: ServerProcess, manifest: Path, results: Path) -> dict[str, Any]:
@@ -63,34 +65,64 @@ def _ferry_run(server: ServerProcess, manifest: Path, results: Path) -> dict[str
     }
 
 
-def _runs(sizes: dict[str, int], work: Path) -> dict[str, Any]:
+def _fresh_table(path: Path, copy_of: Path | None = None) -> Path:
+    """``path`` with nothing a run left beside it: absent, or a copy of ``copy_of``."""
+    for old in [path, *path.parent.glob(f"{path.name}.*")]:
+        shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
+    if copy_of is not None:
+        shutil.copyfile(copy_of, path)
+    return path
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rows/s, the median peak RSS, and the figures of every run."""
+    chosen = sorted(runs, key=lambda run: run["rows_per_second"])[len(runs) // 2]
+    peaks = sorted(run["max_rss_mib"] for run in runs)
+    return {
+        **chosen,
+        "max_rss_mib": peaks[len(peaks) // 2],
+        "runs_rows_per_second": [run["rows_per_second"] for run in runs],
+        "runs_max_rss_mib": [run["max_rss_mib"] for run in runs],
+    }
+
+
+def _runs(sizes: dict[str, int], work: Path, repeats: int) -> dict[str, Any]:
     data = fast_dir() / f"ferry-bench-{secrets.token_hex(4)}"
     increment, table_rows, large = sizes["increment"], sizes["table"], sizes["large"]
     figures: dict[str, Any] = {}
     with ServerProcess(data, BENCH_KEY, latency_ms=0.0, stub=True) as server:
         # the increment's new rows are numbered after the table's rows; fresh runs the same rows
         fresh = write_manifest(work / "fresh.csv", server.source, increment, first=table_rows)
-        print(f"  fresh: {increment:,} new rows into an empty table", flush=True)
-        figures["fresh"] = _ferry_run(server, fresh, work / "fresh.results.parquet")
-        print(f"    {figures['fresh']}", flush=True)
-
         grown = write_manifest(work / "grown.csv", server.source, table_rows + increment)
-        table = work / "grown.results.parquet"
-        run_child(
-            python_module("benchmarks.scale", "table", str(grown), str(table), str(increment))
-        )
-        print(f"  increment: {increment:,} new rows on a {table_rows:,}-row table", flush=True)
-        figures["increment"] = _ferry_run(server, grown, table)
-        print(f"    {figures['increment']}", flush=True)
+        base = work / "base.results.parquet"
+        run_child(python_module("benchmarks.scale", "table", str(grown), str(base), str(increment)))
+        # fresh and increment in turn, so that a slow moment of the machine hits both alike
+        runs: dict[str, list[dict[str, Any]]] = {"fresh": [], "increment": []}
+        for attempt in range(1, repeats + 1):
+            print(f"  fresh {attempt}/{repeats}: {increment:,} new rows, empty table", flush=True)
+            table = _fresh_table(work / "fresh.results.parquet")
+            runs["fresh"].append(_ferry_run(server, fresh, table))
+            print(f"    {runs['fresh'][-1]}", flush=True)
+            print(
+                f"  increment {attempt}/{repeats}: {increment:,} new rows on a "
+                f"{table_rows:,}-row table",
+                flush=True,
+            )
+            table = _fresh_table(work / "grown.results.parquet", copy_of=base)
+            runs["increment"].append(_ferry_run(server, grown, table))
+            print(f"    {runs['increment'][-1]}", flush=True)
+        figures["fresh"] = _median_run(runs["fresh"])
+        figures["increment"] = _median_run(runs["increment"])
 
         big = write_manifest(work / "large.csv", server.source, large, first=10 * table_rows)
         print(f"  large: {large:,} new rows into an empty table", flush=True)
         figures["large"] = _ferry_run(server, big, work / "large.results.parquet")
         print(f"    {figures['large']}", flush=True)
-    base = figures["fresh"]
+    baseline = figures["fresh"]
     for name in ("increment", "large"):
-        figures[name]["rate_ratio"] = figures[name]["rows_per_second"] / base["rows_per_second"]
-        figures[name]["rss_ratio"] = figures[name]["max_rss_mib"] / base["max_rss_mib"]
+        figures[name]["rate_ratio"] = figures[name]["rows_per_second"] / baseline["rows_per_second"]
+        figures[name]["rss_ratio"] = figures[name]["max_rss_mib"] / baseline["max_rss_mib"]
+    figures["repeats"] = repeats
     return figures
 
 
@@ -122,7 +154,8 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     work = WORK / f"scale-{secrets.token_hex(4)}"
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return {"sizes": sizes, **_runs(sizes, work), "plan": _plan(sizes["plan"], work)}
+        figures = _runs(sizes, work, repeats=1 if quick else REPEATS)
+        return {"sizes": sizes, **figures, "plan": _plan(sizes["plan"], work)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -296,6 +329,7 @@ def section(figures: dict[str, Any]) -> list[str]:
                 f"{entry['cpu_seconds']:.1f} s",
                 f">= {RATE_AT_LEAST}x, <= {RSS_AT_MOST}x" if rate else "",
                 met,
+                _spread(entry),
             ]
         )
     plan_met = (
@@ -310,6 +344,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         "CPU",
         "bound",
         "met?",
+        "runs: rows/s, peak",
     ]
     return [
         "## 6. Scale: cost follows the work, not the table",
@@ -321,7 +356,11 @@ def section(figures: dict[str, Any]) -> list[str]:
         "is written once, at the end, streamed bucket by bucket (a run that only adds rows, as "
         "the increment here, appends its row groups after the table's, which are copied as they "
         "are); the plan joins manifest and table in hash partitions spilled to disk, reading "
-        "the manifest and the table in threads of their own.",
+        "the manifest and the table in threads of their own. "
+        f"The baseline and the increment ran {figures.get('repeats', 1)} times each, in turn "
+        "(one run of either varies by up to 10 % with the machine): their rows give the "
+        "median rows/s (wall and CPU are that run's) and the median peak; the last column "
+        "lists every run.",
         "",
         *markdown_table(header, rows),
         "",
@@ -335,6 +374,14 @@ def section(figures: dict[str, Any]) -> list[str]:
         "Reproduce: `python -m benchmarks scale`.",
         "",
     ]
+
+
+def _spread(entry: dict[str, Any]) -> str:
+    rates = entry.get("runs_rows_per_second", [entry["rows_per_second"]])
+    peaks = entry.get("runs_max_rss_mib", [entry["max_rss_mib"]])
+    return " / ".join(
+        f"{rate:,.0f}, {peak:.0f} MiB" for rate, peak in zip(rates, peaks, strict=True)
+    )
 
 
 def headline(figures: dict[str, Any]) -> str:

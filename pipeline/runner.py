@@ -78,7 +78,11 @@ def _manifest(
         if base_dir.is_file():
             base_dir = base_dir.parent
         names = ManifestNames(
-            source.label, source.id_column, source.file_name_column, _expected_rows(source.path)
+            source.label,
+            source.id_column,
+            source.file_name_column,
+            _expected_rows(source.path),
+            hashed_ids=source.hashes_ids,
         )
         yield source.batches(BATCH_ROWS), base_dir, names
 

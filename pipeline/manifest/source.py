@@ -74,6 +74,11 @@ class ManifestSource:
         return self.columns.name_of("id") if self.columns else "id"
 
     @property
+    def hashes_ids(self) -> bool:
+        """Every identity is the hash of its row's source and target (the file has no id)."""
+        return self.columns is not None and "id" not in self.columns.fields
+
+    @property
     def file_name_column(self) -> str:
         """The manifest's name of its file_name column, for messages."""
         return self.columns.name_of("file_name") if self.columns else "file_name"

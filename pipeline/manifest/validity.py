@@ -35,11 +35,11 @@ def with_invalid(
     ``extra`` are further checks (the integrity columns'), after the source and target ones.
     """
     checks = [*row_checks(accepted_schemes), *(extra or [])]
-    suspects = frame.select(_suspect(accepted_schemes)).to_series()
     if extra:  # integrity columns: every row is checked in full
-        suspects = pl.Series([True] * frame.height)
-    invalid = pl.Series("_invalid", [None] * frame.height, dtype=pl.String)
-    where = suspects.arg_true()
+        where = pl.int_range(frame.height, dtype=pl.UInt32, eager=True)
+    else:
+        where = frame.select(_suspect(accepted_schemes)).to_series().arg_true()
+    invalid = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("_invalid")
     if where.len():
         # the reasons are formatted only for rows that may have one: the rest are plainly fine
         doubtful = frame[where]
@@ -49,19 +49,29 @@ def with_invalid(
     return frame.with_columns(invalid)
 
 
+#: A plain web URL: http(s), an optional user, a host, an optional port, then a path, query or
+#: fragment, with no control character anywhere. One pass of one pattern over each URL (a third
+#: of the time of the three checks it stands for); rows it does not match are checked in full.
+_PLAIN_WEB_URL: Final = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    r"([^/?#@\x00-\x1F\x7F-\x9F]*@)?"
+    r"(\[[0-9A-Fa-f:.]+\]|[^/?#@:\[\]\s\x00-\x1F\x7F-\x9F]+)"
+    r"(:[0-9]*)?"
+    r"([/?#][^\x00-\x1F\x7F-\x9F]*)?$"
+)
+
+
 def _suspect(accepted_schemes: frozenset[str]) -> pl.Expr:
     """True for every row a check of :func:`row_checks` might fail (and a few more): cheap
     conditions, no text formatted. Rows it leaves out have no reason to be invalid."""
     url = pl.col("url")
     upload_path = pl.col("upload_path")
     file_name = pl.col("file_name")
-    web = url.str.contains(r"^[Hh][Tt][Tt][Pp][Ss]?://") & HTTP_SCHEMES.issubset(accepted_schemes)
+    plain = url.str.contains(_PLAIN_WEB_URL) & HTTP_SCHEMES.issubset(accepted_schemes)
     return (
         url.is_null()
-        | ~web  # other schemes, local paths, data: URLs: checked in full
-        | url.str.contains(_CONTROL)
+        | ~plain  # other schemes, local paths, data: URLs, odd ones: checked in full
         | (url.str.len_bytes() > MAX_URL_CHARS)
-        | ~url.str.contains(_HTTP_URL)
         | upload_path.is_null()
         | (upload_path == "")
         | upload_path.str.contains(_CONTROL)
