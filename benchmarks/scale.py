@@ -41,8 +41,8 @@ from benchmarks.servers import ServerProcess
 CONCURRENCY = 64
 SIZES = {"increment": 100_000, "table": 1_000_000, "large": 1_000_000, "plan": 10_000_000}
 QUICK_SIZES = {"increment": 5_000, "table": 50_000, "large": 50_000, "plan": 200_000}
-#: Fresh and increment runs, in turn; the medians are compared (one run of each varied by 10 %).
-REPEATS = 3
+#: Fresh and increment runs, in turn; the medians are compared (a single run varies by up to 10 %).
+REPEATS = 5
 
 
 def _ferry_run(server: ServerProcess, manifest: Path, results: Path) -> dict[str, Any]:
