@@ -73,6 +73,7 @@ def partitions_for(manifest_rows: int | None, table_rows: int) -> int:
 #: tell identical rows from a duplicate id, so polars' own 64-bit hash is enough).
 _IDENTITY: Final = {"id": pl.String(), "_row": pl.Int64(), "_same": pl.UInt64()}
 _SAME: Final = pl.struct("url", "upload_path", "file_name").hash().alias("_same")
+#: ``_same`` of a hashed identity: the identity already is a hash of the source and target.
 _SAME_BY_IDENTITY: Final = pl.lit(0, dtype=pl.UInt64).alias("_same")
 _TARGET: Final = {
     "upload_path": pl.String(),
