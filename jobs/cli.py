@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from pipeline import __version__, logs
+from pipeline import logs
+from pipeline.version import __version__
 
 log = logging.getLogger(__name__)
 

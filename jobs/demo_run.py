@@ -26,7 +26,7 @@ from pipeline.errors import ExitCode
 from pipeline.logs import fields
 from pipeline.runner import run
 from pipeline.settings import RunSettings
-from pipeline.store import read_results
+from pipeline.store import ResultStore
 from pipeline.summary import RunSummary
 
 #: The two rows of the sample manifest that fail by design.
@@ -96,7 +96,7 @@ def run_demo(
 
 def _show_table(results: Path) -> None:
     """The first rows of the result table, then every failed row with its error (stdout)."""
-    table = read_results(results)
+    table = ResultStore(results).read()
     shown = table.select("id", "status", "error_kind", "download_url", "expires_at")
     failed = table.filter(pl.col("status") == "failed").select("id", "error_kind", "error")
     with pl.Config(tbl_rows=SHOWN_ROWS, fmt_str_lengths=60, tbl_width_chars=140):
@@ -108,7 +108,7 @@ def _show_table(results: Path) -> None:
 
 
 def _verdict(first: RunSummary, second: RunSummary, results: Path) -> ExitCode:
-    table = read_results(results)
+    table = ResultStore(results).read()
     failed = dict(table.filter(pl.col("status") == "failed").select("id", "error_kind").iter_rows())
     ok_rows = table.filter(pl.col("status") == "ok").height
     as_designed = (

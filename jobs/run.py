@@ -28,7 +28,6 @@ from pipeline.errors import LockedError, PipelineError
 from pipeline.logs import fields
 from pipeline.manifest.options import FORMATS, Format, is_remote, parse_column_option
 from pipeline.settings import (
-    DEFAULT_RETENTION,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     DEFAULT_UPLOAD_PATH,
@@ -211,7 +210,7 @@ def run(
             rate=rate_cap,
             retries=retries,
             timeout=timeout,
-            retention=retention if retention is not None else DEFAULT_RETENTION,
+            retention=retention,
             failed_only=failed_only,
             refresh_within=refresh_within,
             limit=limit,
@@ -224,6 +223,7 @@ def run(
             manifest_format=manifest_format,
             delimiter="\t" if delimiter in ("\\t", "tab") else delimiter,
             columns=dict(parse_column_option(value) for value in columns),
+            debug=debug,
         )
         summary = run_manifest(settings)
     except LockedError:

@@ -9,21 +9,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from pipeline.version import __version__
 
 _EXPORTS = {
     "PipelineError": "pipeline.errors",
     "RunSettings": "pipeline.settings",
     "Shard": "pipeline.settings",
-    "default_results_path": "pipeline.store.table",
+    "default_results_path": "pipeline.settings",
     "run_manifest": "pipeline.runner:run",
 }
 
 if TYPE_CHECKING:
     from pipeline.errors import PipelineError
     from pipeline.runner import run as run_manifest
-    from pipeline.settings import RunSettings, Shard
-    from pipeline.store.table import default_results_path
+    from pipeline.settings import RunSettings, Shard, default_results_path
 
 __all__ = [
     "PipelineError",

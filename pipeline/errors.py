@@ -21,6 +21,7 @@
         ├── NetworkError          network       retryable (connection refused/reset, DNS)
         ├── LinkDeadError         link_dead     permanent (set by ``ferry verify``)
         ├── ChecksumMismatchError checksum_mismatch  permanent (size, md5 or sha256 differ)
+        ├── InternalError         internal_error  permanent (a bug in ferry; logged, exit 1)
         └── FatalApiError         abort the whole run (exit 3)
             ├── AuthError         auth          401 bad key
             └── CreditsError      credits       402 no credits
@@ -114,7 +115,6 @@ class UploadError(PipelineError):
 
     error_kind: str = "server_error"
     retryable: bool = False
-    fatal: bool = False
 
     def __init__(
         self, message: str, *, http_status: int | None = None, retry_after: float | None = None
@@ -200,10 +200,16 @@ class ChecksumMismatchError(UploadError):
         self.column = column
 
 
+class InternalError(UploadError):
+    """An unexpected exception in ferry's own code while it handled a row (a bug): the row
+    fails with its type and message, the run logs it and exits 1."""
+
+    error_kind = "internal_error"
+
+
 class FatalApiError(UploadError):
     """An answer that makes every further request pointless: the run stops (exit 3)."""
 
-    fatal = True
     exit_code = ExitCode.FATAL_API
     #: What the user should do about it.
     hint: str = "fix the account, then run again"

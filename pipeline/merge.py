@@ -16,7 +16,7 @@ import polars as pl
 
 from pipeline.errors import ResultsError
 from pipeline.schema import STATUS_OK
-from pipeline.store import ResultStore, check_results_path
+from pipeline.store import ResultStore
 
 _TABLE = "__ferry_table"
 _POS = "__ferry_pos"
@@ -95,11 +95,10 @@ def merge_tables(tables: list[Path], out: Path) -> MergeReport:
     """
     if not tables:
         raise ResultsError(out, "name at least one result table to merge")
-    check_results_path(out)
     target = ResultStore(out)
     resolved = {p.resolve() for p in tables}
-    with target.locked():
-        if target.has_leftovers() and out.resolve() not in resolved:
+    with target.rewrite() as rewrite:
+        if rewrite.leftovers and out.resolve() not in resolved:
             raise ResultsError(
                 out,
                 "rows left by an interrupted run are beside this table (its journal or "
@@ -111,7 +110,7 @@ def merge_tables(tables: list[Path], out: Path) -> MergeReport:
             merged, shared = merge_frames(frames)
         except pl.exceptions.PolarsError as exc:
             raise ResultsError(out, f"the tables cannot be combined: {exc}") from exc
-        target.replace(merged)  # its leftovers were folded in above
+        rewrite.replace(merged)  # its leftovers were folded in above
     return MergeReport(
         tables=list(tables),
         out=out,

@@ -33,14 +33,13 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipeline.errors import ERROR_KINDS
+from pipeline.errors import ERROR_KINDS, PipelineError
 from pipeline.logs import fields
 from pipeline.summary import RunSummary
 
 log = logging.getLogger(__name__)
 
 RUN_STATUSES = ("ok", "failed", "skipped", "not_attempted")
-TABLE_STATUSES = ("ok", "failed")
 EXPIRING_WITHIN = "24h"
 #: What a run that has not finished yet keeps from the file: the last finished run's verdict.
 FINISH_FAMILIES = ("ferry_run_last_finish_timestamp_seconds", "ferry_run_exit_code")
@@ -66,11 +65,10 @@ class TableFigures:
 def table_figures(results: Path) -> TableFigures | None:
     """The table's counts, read as ``ferry status`` reads them; ``None`` when it does not exist."""
     from pipeline.status import table_status
-    from pipeline.store import ResultStore
 
-    if not results.exists() and not ResultStore(results).has_leftovers():
-        return None
     report = table_status([results])
+    if report.total == 0 and not results.exists():
+        return None
     return TableFigures(report.ok, report.failed, report.expired, report.expiring_24h)
 
 
@@ -142,7 +140,7 @@ def record_table(metrics_file: Path | None, results: Path) -> None:
 def _figures_or_none(results: Path) -> TableFigures | None:
     try:
         return table_figures(results)
-    except Exception:  # an unreadable table: its error is what the user sees, not this
+    except PipelineError:  # an unreadable table: its error is what the user sees, not this
         return None
 
 

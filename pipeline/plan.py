@@ -26,14 +26,13 @@ from typing import Final
 import polars as pl
 
 from pipeline.checksums import expected_of
+from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.manifest.rules import Violation, clash, drop_identical, duplicate_id
 from pipeline.partitions import SpilledPartitions
 from pipeline.prefetch import prefetched
 from pipeline.rows import PlannedRow
 from pipeline.settings import Shard
-from pipeline.store import ManifestChunks, ResultStore
-from pipeline.store.checkpoints import Base
-from pipeline.store.table import iter_table
+from pipeline.store import Base, ManifestChunks
 from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
 #: The columns of a planned row that the workers read (``_expected`` is made from the
@@ -48,8 +47,6 @@ TODO_COLUMNS: Final = (
     "_row",
     "_expected",
 )
-#: The integrity columns, in the order :func:`~pipeline.checksums.expected_of` takes them.
-_INTEGRITY: Final = ("size", "md5", "sha256")
 
 #: The columns every manifest batch starts with; the rest are the manifest's extras.
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
@@ -120,7 +117,6 @@ class Plan:
     """The rows to do, in manifest order, and the counts of each category."""
 
     counts: dict[str, int]
-    base: Base
     todo: pl.DataFrame  # _row, _key: sorted by _row
     chunks: ManifestChunks | None
 
@@ -148,20 +144,16 @@ class Plan:
 def _planned(picked: pl.DataFrame) -> Iterator[PlannedRow]:
     """The planned rows of ``picked``; an :class:`~pipeline.checksums.Expected` is made only
     when the manifest has integrity columns (the common case stays one ``_make`` a row)."""
-    if not any(name in picked.columns for name in _INTEGRITY):
+    if not any(name in picked.columns for name in INTEGRITY_FIELDS):
         nothing = pl.lit(None).alias("_expected")
         yield from map(PlannedRow._make, picked.select(*TODO_COLUMNS[:-1], nothing).iter_rows())
         return
     present = [
-        pl.col(name) if name in picked.columns else pl.lit(None).alias(name) for name in _INTEGRITY
+        pl.col(name) if name in picked.columns else pl.lit(None).alias(name)
+        for name in INTEGRITY_FIELDS
     ]
     for *planned, size, md5, sha256 in picked.select(*TODO_COLUMNS[:-1], *present).iter_rows():
         yield PlannedRow._make((*planned, expected_of(size, md5, sha256)))
-
-
-def shard_of(identity: str, count: int) -> int:
-    """The 1-based shard of ``identity`` among ``count``: stable across runs and machines."""
-    return zlib.crc32(identity.encode("utf-8")) % count + 1
 
 
 def in_shard(ids: pl.Series, shard: Shard) -> pl.Series:
@@ -177,35 +169,32 @@ def in_shard(ids: pl.Series, shard: Shard) -> pl.Series:
 
 def make_plan(
     batches: Iterable[pl.DataFrame],
-    store: ResultStore,
+    table: Iterator[pl.DataFrame],
     options: PlanOptions,
     *,
-    scratch: Path | None,
+    base: Base,
+    scratch: Path,
+    chunks: ManifestChunks | None,
     names: ManifestNames,
 ) -> Plan:
-    """Categorise every manifest row (from ``batches``) against ``store``'s table.
+    """Categorise every manifest row (from ``batches``) against the table's rows (``table``:
+    ``id``, ``status``, ``expires_at`` in batches, in table order, of the version ``base``).
 
-    Without ``scratch`` (a real run) the manifest's rows are kept in ``store``'s plan folder
-    for :meth:`Plan.rows` and the partitions go there too; a dry run gives an empty folder of
-    its own. Raises :class:`~pipeline.errors.ManifestError` for duplicate ids and
-    clashing targets, as :func:`~pipeline.manifest.read_manifest` would.
+    The partitions are spilled to ``scratch``; with ``chunks`` (a real run) the manifest's
+    rows are kept there for :meth:`Plan.rows`, else (a dry run) only the counts are.
+    Raises :class:`~pipeline.errors.ManifestError` for duplicate ids and clashing targets,
+    as :func:`~pipeline.manifest.read_manifest` would.
     """
-    base = store.base()
-    chunks = None
-    if scratch is None:
-        chunks = ManifestChunks.create(store.files.plan)
-        scratch = chunks.folder / "partitions"
-        scratch.mkdir()
     count = partitions_for(names.expected_rows, base.rows)
     identities = SpilledPartitions(scratch, "m", count)
     targets = SpilledPartitions(scratch, "c", count)
-    table = SpilledPartitions(scratch, "t", count)
+    table_parts = SpilledPartitions(scratch, "t", count)
     same = _SAME_BY_IDENTITY if names.hashed_ids else _SAME
     stop = threading.Event()
     # the table's side runs in a thread beside the manifest's: both are mostly Arrow and polars
     # work, which releases the GIL, so the second core takes it
     with ThreadPoolExecutor(1, thread_name_prefix="ferry-plan-table") as pool:
-        spilled = pool.submit(_spill_table, store.table, table, stop)
+        spilled = pool.submit(_spill_table, table, table_parts, stop)
         try:
             for batch in prefetched(iter(batches)):
                 if options.shard is not None:
@@ -224,20 +213,22 @@ def make_plan(
             identities.close()
             targets.close()
             wait([spilled])  # the table's thread is done with its partitions before they close
-            table.close()
+            table_parts.close()
     spilled.result()
     if chunks is not None:
         chunks.close()
     keep_rows = chunks is not None or options.limit is not None
-    counts, todo = _categorise(identities, table, base, options, names, keep_rows=keep_rows)
+    counts, todo = _categorise(identities, table_parts, base, options, names, keep_rows=keep_rows)
     _check_targets(targets, names)
-    return Plan(counts=counts, base=base, todo=todo, chunks=chunks)
+    return Plan(counts=counts, todo=todo, chunks=chunks)
 
 
-def _spill_table(path: Path, table: SpilledPartitions, stop: threading.Event) -> None:
+def _spill_table(
+    rows: Iterator[pl.DataFrame], table: SpilledPartitions, stop: threading.Event
+) -> None:
     """The table's identities, statuses and expiry times into ``table``'s partitions."""
     position = 0
-    for current in iter_table(path, columns=["id", "status", "expires_at"]):
+    for current in rows:
         if stop.is_set():
             return
         part = current.select(

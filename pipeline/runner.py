@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -20,7 +18,7 @@ import pyarrow.parquet as pq
 
 from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
-from pipeline.errors import FatalApiError, ServerError, TableWriteError
+from pipeline.errors import FatalApiError, InternalError, TableWriteError
 from pipeline.logs import fields
 from pipeline.manifest import open_manifest
 from pipeline.metrics import record_run
@@ -31,7 +29,7 @@ from pipeline.retry import RetryPolicy
 from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.settings import RunSettings
 from pipeline.sources import Sources
-from pipeline.store import ManifestChunks, ResultStore, RunRecorder, check_results_path
+from pipeline.store import ResultStore, RunRecorder, RunSpace
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.transport import make_session
@@ -40,9 +38,6 @@ from pipeline.worker import RowUploader
 log = logging.getLogger(__name__)
 
 INTERRUPT_GRACE_SECONDS = 5.0
-#: A checkpoint also comes after this many finished rows, so the journal (read back whole at a
-#: checkpoint) stays small however long the run.
-CHECKPOINT_ROWS = 10_000
 
 
 def new_run_id() -> str:
@@ -64,7 +59,10 @@ def _expected_rows(path: Path | None) -> int | None:
         if path.suffix.lower() == ".parquet":
             return int(pq.read_metadata(path).num_rows)
         return path.stat().st_size // 40  # text: a URL and a little more a line
-    except Exception:  # unreadable: the manifest reader says why
+    except (
+        OSError,
+        ValueError,
+    ):  # unreadable (pyarrow's errors are ValueErrors): the reader says why
         return None
 
 
@@ -87,42 +85,33 @@ def _manifest(
         yield source.batches(BATCH_ROWS), base_dir, names
 
 
-def _options(settings: RunSettings) -> PlanOptions:
-    return PlanOptions(
+def plan_run(settings: RunSettings) -> RunSummary:
+    """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
+    store = ResultStore(settings.results)
+    with _manifest(settings) as (batches, _, names), store.open_run(dry_run=True) as space:
+        plan = _plan(batches, space, settings, names)
+    return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
+
+
+def _plan(
+    batches: Iterator[pl.DataFrame], space: RunSpace, settings: RunSettings, names: ManifestNames
+) -> Plan:
+    options = PlanOptions(
         now=datetime.now(UTC),
         failed_only=settings.failed_only,
         refresh_within=settings.refresh_within,
         limit=settings.limit,
         shard=settings.shard,
     )
-
-
-def plan_run(settings: RunSettings) -> RunSummary:
-    """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
-    store = ResultStore(settings.results)
-    check_results_path(settings.results)
-    with _manifest(settings) as (batches, _, names), _scratch_folder(settings.results) as scratch:
-        if store.has_leftovers():  # plan against the table as a reader sees it
-            folded = ResultStore(scratch / "folded.parquet")
-            folded.write(store.read())
-            store = folded
-        else:
-            store.read_header()
-        plan = make_plan(batches, store, _options(settings), scratch=scratch, names=names)
-    return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
-
-
-@contextlib.contextmanager
-def _scratch_folder(table: Path) -> Iterator[Path]:
-    """A temporary folder beside ``table`` (named as its own), else in the system's temp."""
-    try:
-        folder = tempfile.mkdtemp(prefix=f"{table.name}.dryrun-", dir=table.parent)
-    except OSError:  # no such folder yet, or not writable
-        folder = tempfile.mkdtemp(prefix="ferry-dryrun-")
-    try:
-        yield Path(folder)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return make_plan(
+        batches,
+        space.table_rows(),
+        options,
+        base=space.base,
+        scratch=space.scratch,
+        chunks=space.chunks,
+        names=names,
+    )
 
 
 def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
@@ -135,43 +124,17 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         return plan_run(settings)
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
-    check_results_path(settings.results)
-    with _manifest(settings) as (batches, base_dir, names), store.locked():
-        store.read_header()
-        with _writes_to(store.files.table):
-            recovered = store.recover()
-        if recovered:
+    with _manifest(settings) as (batches, base_dir, names), store.open_run() as space:
+        if space.recovered:
             log.info(
-                f"ferry: folding {recovered} rows left by an interrupted run into "
+                f"ferry: folding {space.recovered} rows left by an interrupted run into "
                 f"{settings.results}",
-                extra=fields(rows=recovered, results=str(settings.results)),
+                extra=fields(rows=space.recovered, results=str(settings.results)),
             )
-        try:
-            with _writes_to(store.files.plan):
-                plan = make_plan(batches, store, _options(settings), scratch=None, names=names)
-        except BaseException:
-            ManifestChunks(store.files.plan, [], []).remove()
-            raise
-        recorder = store.recorder(plan.base, plan.chunks)
-        with _writes_to(store.files.checkpoints):
-            recorder.open()
-        run = _Run(settings, plan, recorder, base_dir, out)
+        plan = _plan(batches, space, settings, names)
+        run = _Run(settings, plan, space.recorder(), base_dir, out)
         result: RunSummary = run_event_loop(run.execute())
         return result
-
-
-@contextlib.contextmanager
-def _writes_to(target: Path) -> Iterator[None]:
-    """Turn a failed write under ``target`` (disk full, permissions) into one clear error."""
-    try:
-        yield
-    except (OSError, pl.exceptions.ComputeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise TableWriteError(
-            f"{target}: cannot write ({reason}); nothing was uploaded, and every row recorded "
-            "before is kept: free some space and run again",
-            path=target,
-        ) from exc
 
 
 class _Run:
@@ -193,6 +156,8 @@ class _Run:
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
         self.write_error: TableWriteError | None = None
+        #: An unexpected error of the checkpoint task: it stopped the run and is raised at the end.
+        self.crash: BaseException | None = None
         #: When the table's figures for the metrics file were last read (they cost O(table)).
         self._table_figures_at = float("-inf")
         self.progress = Progress(
@@ -217,6 +182,10 @@ class _Run:
             await self.progress.close()
             self.summary.elapsed_seconds = time.monotonic() - started
             self._finish()
+        if self.crash is not None:
+            raise InternalError(
+                f"the checkpoint task failed: {type(self.crash).__name__}: {self.crash}"
+            ) from self.crash
         if self.write_error is not None:
             raise self.write_error
         return self.summary
@@ -250,18 +219,13 @@ class _Run:
                 except FatalApiError as exc:
                     self._abort(exc)
                     return
-                except Exception as exc:  # a bug must not crash the pool or lose the row
-                    row = result_row(
-                        job,
-                        method="url",  # the method is unknown when choosing it failed
-                        run_id=self.summary.run_id,
-                        attempts=1,
-                        error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
-                    )
+                except Exception as exc:  # a bug in ferry: the row fails loudly, the run goes on
+                    row = self._internal_error(job, exc)
                 self._record(row)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
+            checkpoints.add_done_callback(self._checkpoints_ended)
             try:
                 await fan_out(
                     self.plan.rows(),
@@ -272,17 +236,32 @@ class _Run:
                 )
             finally:
                 checkpoints.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await checkpoints
+                await asyncio.wait([checkpoints])  # its error, if any, is self.crash
+
+    def _internal_error(self, job: PlannedRow, exc: Exception) -> ResultRow:
+        """The ``internal_error`` row of a worker's unexpected exception, logged on one line
+        (with its traceback under ``--debug``)."""
+        error = InternalError(f"{type(exc).__name__}: {exc}")
+        log.error(
+            f"ferry: internal error on row {job.id}: {error} (a bug in ferry: please report it)",
+            exc_info=exc if self.settings.debug else None,
+            extra=fields(id=job.id, error=type(exc).__name__),
+        )
+        return result_row(job, method="url", run_id=self.summary.run_id, attempts=1, error=error)
+
+    def _checkpoints_ended(self, task: asyncio.Task[None]) -> None:
+        """A checkpoint task that died of an unexpected error stops the run at once."""
+        if not task.cancelled() and task.exception() is not None:
+            self.crash = task.exception()
+            self.signal.stop()
 
     def _record(self, row: ResultRow) -> None:
-        if self.recorder.broken:
+        if self.write_error is not None:
             return  # the journal failed: this row is not recorded, so it is not counted either
         try:
-            self.recorder.append(row.to_journal())
-        except OSError as exc:  # disk full: stop, and count only the rows on disk
-            self.recorder.broken = True
-            self._failed_write(self.recorder.files.journal, exc)
+            checkpoint_due = self.recorder.append(row.to_journal())
+        except TableWriteError as exc:  # disk full: stop, and count only the rows on disk
+            self._failed_write(exc)
             return
         ok = row.status == "ok"
         if ok:
@@ -292,7 +271,7 @@ class _Run:
             self.summary.error_kinds[row.error_kind or ""] += 1
             self.summary.top_errors[row.error or ""] += 1
         self.progress.record(ok)
-        if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
+        if checkpoint_due:
             self.checkpoint()
 
     def _abort(self, exc: FatalApiError) -> None:
@@ -314,7 +293,10 @@ class _Run:
         """
         if self.write_error is not None:
             return
-        if not self._guard(self.recorder.checkpoint, self.recorder.checkpoints.folder):
+        try:
+            self.recorder.checkpoint()
+        except TableWriteError as exc:
+            self._failed_write(exc)
             return
         now = time.monotonic()
         # time-based checkpoints always refresh them; row-count ones in between do not
@@ -325,26 +307,18 @@ class _Run:
 
     def _finish(self) -> None:
         """Write the table once, streamed; on failure every finished row stays recoverable."""
-        if self.write_error is None and self._guard(self.recorder.finish, self.settings.results):
-            record_run(self.settings.metrics_file, self.summary, final=False)
-            return
+        if self.write_error is None:
+            try:
+                self.recorder.finish()
+            except TableWriteError as exc:
+                self._failed_write(exc)
+            else:
+                record_run(self.settings.metrics_file, self.summary, final=False)
+                return
         self.recorder.close()
 
-    def _guard(self, write: Callable[[], None], target: Path) -> bool:
-        """Run ``write``; on a failed write (disk full) stop the run and say so, once."""
-        try:
-            write()
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            self._failed_write(target, exc)
-            return False
-        return True
-
-    def _failed_write(self, target: Path, exc: BaseException) -> None:
+    def _failed_write(self, error: TableWriteError) -> None:
+        """A write failed (disk full): stop dispatch, and say so once, at the end."""
         self.signal.stop()
         if self.write_error is None:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            self.write_error = TableWriteError(
-                f"{target}: cannot write ({reason}); rows finished before are kept beside "
-                f"{self.settings.results.name} and the next run folds them in",
-                path=target,
-            )
+            self.write_error = error

@@ -13,7 +13,14 @@ from typing import Literal
 
 from pipeline.errors import UsageError
 from pipeline.manifest.options import DEFAULT_UPLOAD_PATH as DEFAULT_UPLOAD_PATH
-from pipeline.manifest.options import Format, ManifestOptions
+from pipeline.manifest.options import (
+    STDIN,
+    Format,
+    ManifestOptions,
+    is_remote,
+    remote_name,
+    stem_of_name,
+)
 from pipeline.units import API_RETENTION_SECONDS, Rate
 
 #: How ``http(s)://`` sources reach the API (see :mod:`pipeline.transfers`).
@@ -38,6 +45,31 @@ VERIFY_DEFAULT_CONCURRENCY = DEFAULT_CONCURRENCY
 VERIFY_DEFAULT_TIMEOUT = 30.0
 VERIFY_DEFAULT_RETRIES = 2
 VERIFY_DEFAULT_BACKOFF_CAP = 10.0
+
+
+def default_results_path(manifest: Path | str) -> Path:
+    """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results.
+
+    A manifest is taken for a result table when its name says so (``*.results.*``) or when its
+    header has the result table's ``status`` and ``run_id`` columns. A remote manifest's table
+    is ``./<stem>.results.parquet`` in the working directory; standard input (``-``) has no
+    default: :class:`UsageError` naming ``--results``.
+    """
+    if isinstance(manifest, str) and manifest == STDIN:
+        raise UsageError("--results is required when the manifest is read from standard input (-)")
+    if isinstance(manifest, str) and is_remote(manifest):
+        name = remote_name(manifest)
+        if ".results." in name:
+            return Path(name)
+        return Path(f"{stem_of_name(name) or 'manifest'}.results.parquet")
+    from pipeline.store.files import looks_like_results  # reads a header: polars, pyarrow
+
+    path = Path(manifest)
+    name = path.name
+    if ".results." in name or looks_like_results(path):
+        return path
+    stem = name if path.is_dir() else stem_of_name(name)
+    return path.with_name(f"{stem}.results.parquet")
 
 
 @dataclass(frozen=True)
@@ -96,6 +128,8 @@ class RunSettings:
     manifest_format: Format | None = None
     delimiter: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    #: ``--debug``: an internal error's log line carries its traceback.
+    debug: bool = False
 
     @property
     def manifest_options(self) -> ManifestOptions:

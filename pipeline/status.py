@@ -78,9 +78,14 @@ def expand_tables(patterns: list[str]) -> list[Path]:
     return found
 
 
+#: The columns ``ferry status`` reads of a table (the others are not even decoded).
+STATUS_COLUMNS = ("id", "status", "error_kind", "expires_at")
+
+
 def load_table(path: Path) -> pl.DataFrame:
-    """A result table with every row a running or killed run finished folded in."""
-    return ResultStore(path).read()
+    """What status needs of a result table, with every row a running or killed run finished
+    folded in."""
+    return ResultStore(path).read(STATUS_COLUMNS)
 
 
 def table_status(paths: list[Path], *, now: datetime | None = None) -> StatusReport:

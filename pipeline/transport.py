@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from pipeline import __version__
 from pipeline.errors import NetworkError, RequestTimeoutError, UploadError
+from pipeline.version import __version__
 
 USER_AGENT = f"ferry/{__version__}"
 

@@ -37,12 +37,13 @@ from pipeline.checksums import Expected, expected_of
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import ChecksumMismatchError, ExitCode, LinkDeadError, ResultsError
 from pipeline.links import LinkCheck, check_link
+from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.progress import Progress
 from pipeline.retry import RetryPolicy
 from pipeline.runner import new_run_id
 from pipeline.schema import STATUS_FAILED, STATUS_OK
 from pipeline.settings import VerifySettings
-from pipeline.store import ResultStore, check_results_path, read_results
+from pipeline.store import ResultStore
 from pipeline.transport import make_session
 
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -64,7 +65,6 @@ class VerifyReport:
     dead_reasons: Counter[str] = field(default_factory=Counter)
     mismatch_reasons: Counter[str] = field(default_factory=Counter)
     unknown_reasons: Counter[str] = field(default_factory=Counter)
-    written: bool = False
     interrupted: bool = False
     elapsed_seconds: float = 0.0
 
@@ -132,13 +132,11 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
     """
     out = stream if stream is not None else sys.stderr
     path = settings.results
-    check_results_path(path)
+    store = ResultStore(path)
     if not path.exists():
         raise ResultsError(path, "no such result table")
-    store = ResultStore(path)
-    with store.locked():
-        folded = store.recover()
-        table = read_results(path)
+    with store.rewrite() as rewrite:
+        table = rewrite.read()
         report = VerifyReport(
             results=path, run_id=f"{new_run_id()}-verify", checksum=settings.checksum
         )
@@ -151,20 +149,18 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
         report.elapsed_seconds = time.monotonic() - started
         updated = mark_dead(table, checks, run_id=report.run_id, now=datetime.now(UTC))
         if report.dead or report.mismatched:
-            store.write(updated)
-        report.written = bool(report.dead or report.mismatched or folded)
+            rewrite.replace(updated)
         return report
 
 
 def _integrity_columns(table: pl.DataFrame) -> list[pl.Expr]:
-    """``size``, ``md5`` and ``sha256`` as the table has them (a CSV table's as text), null
-    where it has none."""
-    types = {"size": pl.Int64(), "md5": pl.String(), "sha256": pl.String()}
+    """The integrity columns as the table has them (a CSV table's as text), null where it has
+    none: ``size`` a whole number, the hashes text."""
     return [
         (pl.col(name) if name in table.columns else pl.lit(None))
-        .cast(dtype, strict=False)
+        .cast(pl.Int64() if name == "size" else pl.String(), strict=False)
         .alias(name)
-        for name, dtype in types.items()
+        for name in INTEGRITY_FIELDS
     ]
 
 

@@ -16,9 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipeline.store.append as append_module
-from pipeline.store import ResultStore
+from pipeline.store import RunRecorder
 from pipeline.store.append import AppendError, append_files, shift_offsets
 from pipeline.store.checkpoints import Base, fingerprint
+from pipeline.store.files import TableFiles
 from pipeline.store.table import empty_results, fold, read_results, write_results
 from tests.test_results import placed, read_frame, row
 
@@ -112,7 +113,7 @@ def test_wrong_offsets_are_caught_by_reading_the_result_back(
 
 def ok_table(tmp_path: Path) -> Path:
     """A 7-row table a..g, every row ok, with an extra column ``owner``."""
-    previous = fold(empty_results(), read_frame([row(x) for x in "abcdefg"]), None).with_columns(
+    previous = fold(empty_results(), read_frame([row(x) for x in "abcdefg"])).with_columns(
         pl.Series("owner", list("ABCDEFG"))
     )
     path = tmp_path / "t.parquet"
@@ -121,7 +122,7 @@ def ok_table(tmp_path: Path) -> Path:
 
 
 def finish_with(path: Path, finished: list[dict[str, object]], width: int) -> pl.DataFrame:
-    recorder = ResultStore(path).recorder(Base(fingerprint(path), rows=7, width=width), None)
+    recorder = RunRecorder(TableFiles(path), Base(fingerprint(path), rows=7, width=width), None)
     recorder.open()
     for number, done in enumerate(finished):
         recorder.append(done)

@@ -20,7 +20,8 @@ import polars as pl
 import pytest
 
 from fileapi.sources import SOURCE_STATS
-from pipeline.store import ResultStore, read_results
+from pipeline.store import ResultStore
+from pipeline.store.table import read_results
 from tests.conftest import API_KEY, BackgroundServer, write_manifest
 
 ROWS = 1200

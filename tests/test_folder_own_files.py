@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import Result
 
-from pipeline.store import read_results
+from pipeline.store.table import read_results
 from tests.conftest import BackgroundServer
 from tests.test_reliability import spawn_run, wait_for_journal_lines
 

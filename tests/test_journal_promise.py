@@ -21,7 +21,8 @@ import pytest
 from pipeline.progress import Progress
 from pipeline.runner import run
 from pipeline.settings import RunSettings
-from pipeline.store import ResultStore, TableFiles
+from pipeline.store.checkpoints import Checkpoints
+from pipeline.store.files import TableFiles
 from tests.conftest import API_KEY, BackgroundServer, write_manifest
 
 
@@ -29,7 +30,7 @@ def durable_rows(results: Path) -> int:
     """Rows on disk for ``results``: journal lines plus checkpointed rows (no table yet)."""
     journal = TableFiles(results).journal
     lines = journal.read_bytes().count(b"\n") if journal.exists() else 0
-    checkpointed = ResultStore(results).checkpoints.read_all()
+    checkpointed = Checkpoints(TableFiles(results)).read_all()
     return lines + (checkpointed.height if checkpointed is not None else 0)
 
 

@@ -14,7 +14,10 @@ from click.testing import Result
 
 from pipeline.manifest import read_manifest
 from pipeline.schema import RESULT_POLARS_SCHEMA
-from pipeline.store import ResultStore, TableFiles, read_results, write_results
+from pipeline.store import ResultStore
+from pipeline.store.files import TableFiles
+from pipeline.store.leftovers import Leftovers
+from pipeline.store.table import read_results, write_results
 from tests.conftest import BackgroundServer
 from tests.test_reliability import spawn_run
 
@@ -82,4 +85,4 @@ def test_sigkill_during_the_final_write_keeps_every_row(
     # the rows the killed run finished were folded in, not uploaded again
     assert final.filter(pl.col("run_id") != "old-run").height == NEW_ROWS
     assert json.loads(again.stdout)["ok"] == 0  # nothing was left to upload
-    assert not ResultStore(table).has_leftovers()
+    assert not Leftovers(table).exist()

@@ -11,7 +11,8 @@ from click.testing import CliRunner, Result
 
 from fileapi import STATS, BackgroundServer
 from pipeline.errors import UsageError
-from pipeline.store.table import default_results_path, read_results
+from pipeline.settings import default_results_path
+from pipeline.store.table import read_results
 from tests.conftest import API_KEY
 
 Cli = Callable[..., Result]

@@ -16,7 +16,7 @@ from click.testing import Result
 
 from fileapi import BackgroundServer
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
-from pipeline.store import TableFiles
+from pipeline.store.files import TableFiles
 from pipeline.store.journal import Journal
 from pipeline.store.lock import table_lock
 from pipeline.store.table import read_results, write_results

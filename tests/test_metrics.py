@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from fileapi import BackgroundServer
 from pipeline.runner import run
 from pipeline.settings import RunSettings
-from pipeline.store import read_results, write_results
+from pipeline.store.table import read_results, write_results
 from pipeline.summary import CapacityEstimate
 from pipeline.units import parse_rate
 from tests.conftest import API_KEY, url_rows, write_manifest

@@ -9,7 +9,6 @@ import pytest
 
 from pipeline.plan import Plan
 from pipeline.store import ManifestChunks
-from pipeline.store.checkpoints import Base
 
 
 def chunks_of(folder: Path, sizes: list[int]) -> ManifestChunks:
@@ -56,7 +55,7 @@ def test_rows_come_in_order_from_the_chunks_that_hold_them(
         {"_row": todo_rows, "_key": [100 + r for r in todo_rows]},
         schema={"_row": pl.Int64, "_key": pl.Int64},
     )
-    plan = Plan(counts={}, base=Base(None, 0), todo=todo, chunks=chunks)
+    plan = Plan(counts={}, todo=todo, chunks=chunks)
     planned = list(plan.rows())
     assert [p.row for p in planned] == todo_rows
     assert [p.key for p in planned] == [100 + r for r in todo_rows]

@@ -20,7 +20,8 @@ from click.testing import Result
 
 from fileapi import STATS, BackgroundServer
 from pipeline.status import load_table
-from pipeline.store import ResultStore, TableFiles
+from pipeline.store.files import TableFiles
+from pipeline.store.leftovers import Leftovers
 from pipeline.store.table import read_results
 from pipeline.units import Rate
 from tests.conftest import API_KEY, url_rows, write_manifest
@@ -321,4 +322,4 @@ def test_checkpoints_make_rows_visible_to_readers_while_the_run_goes_on(
     # partial rows were visible mid-run, before the table file was written (once, at the end)
     assert any(0 < rows < 12 and not written for rows, written in seen_mid_run)
     assert read_results(results)["status"].to_list() == ["ok"] * 12
-    assert not ResultStore(results).has_leftovers()
+    assert not Leftovers(results).exist()

@@ -13,11 +13,13 @@ import pytest
 from pipeline.errors import ResultsError
 from pipeline.rows import PlannedRow, result_row
 from pipeline.schema import RESULT_COLUMNS
-from pipeline.store import ManifestChunks, ResultStore, RunRecorder, TableFiles, is_own_file
-from pipeline.store.checkpoints import Base, fingerprint
+from pipeline.settings import default_results_path
+from pipeline.store import ManifestChunks, ResultStore, RunRecorder
+from pipeline.store.checkpoints import Base, Checkpoints, fingerprint
+from pipeline.store.files import TableFiles, is_own_file
 from pipeline.store.journal import Journal, read_journal
+from pipeline.store.leftovers import Leftovers
 from pipeline.store.table import (
-    default_results_path,
     empty_results,
     fold,
     read_results,
@@ -51,8 +53,8 @@ def test_journal_survives_a_torn_last_line(tmp_path: Path) -> None:
 
 
 def test_fold_keeps_places_replaces_latest_and_appends_new() -> None:
-    first = fold(empty_results(), read_frame([row("a"), row("b", "failed"), row("c")]), None)
-    second = fold(first, read_frame([row("d"), row("b"), row("b", "failed"), row("b")]), None)
+    first = fold(empty_results(), read_frame([row("a"), row("b", "failed"), row("c")]))
+    second = fold(first, read_frame([row("d"), row("b"), row("b", "failed"), row("b")]))
     assert second["id"].to_list() == ["a", "b", "c", "d"]
     assert second.filter(pl.col("id") == "b")["status"].item() == "ok"
 
@@ -68,7 +70,7 @@ def read_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_write_then_read_round_trips(tmp_path: Path, suffix: str) -> None:
-    table = fold(empty_results(), read_frame([row("a"), row("b", "failed")]), None)
+    table = fold(empty_results(), read_frame([row("a"), row("b", "failed")]))
     table = table.with_columns(pl.lit("extra").alias("owner"))
     path = tmp_path / f"t{suffix}"
     write_results(table, path)
@@ -112,7 +114,7 @@ def test_a_foreign_or_corrupt_table_is_refused_and_left_alone(tmp_path: Path) ->
 
 
 def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> None:
-    table = fold(empty_results(), read_frame([row("a")]), None)
+    table = fold(empty_results(), read_frame([row("a")]))
     for name in ("done.parquet", "done.csv"):
         write_results(table, tmp_path / name)
         assert default_results_path(tmp_path / name) == tmp_path / name
@@ -134,7 +136,7 @@ def placed(identity: str, status: str, key: int, manifest_row: int) -> dict[str,
 @pytest.mark.parametrize("width", [2, 3, 1000])
 def test_streamed_final_write_equals_the_in_memory_fold(tmp_path: Path, width: int) -> None:
     previous = fold(
-        empty_results(), read_frame([row(x, "failed") for x in "abcdefg"]), None
+        empty_results(), read_frame([row(x, "failed") for x in "abcdefg"])
     ).with_columns(pl.Series("owner", list("ABCDEFG")))
     path = tmp_path / "t.parquet"
     write_results(previous, path)
@@ -152,7 +154,7 @@ def test_streamed_final_write_equals_the_in_memory_fold(tmp_path: Path, width: i
     chunks.close()
     store = ResultStore(path)
     base = Base(fingerprint=fingerprint(path), rows=7, width=width)
-    recorder = store.recorder(base, chunks)
+    recorder = RunRecorder(TableFiles(path), base, chunks)
     recorder.open()
     finished = [
         placed("z", "ok", 7 + 3, 3),
@@ -183,16 +185,16 @@ def test_streamed_final_write_equals_the_in_memory_fold(tmp_path: Path, width: i
         "ok",
         "ok",
     ]
-    assert not store.has_leftovers()
+    assert not Leftovers(path).exist()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
 
 
 def _killed_run(tmp_path: Path, stage: str) -> tuple[Path, pl.DataFrame]:
     """A run into a 4-row table that is 'killed' at ``stage``; and the table a clean run makes."""
     path = tmp_path / "t.parquet"
-    write_results(fold(empty_results(), read_frame([row(x, "failed") for x in "abcd"]), None), path)
-    store = ResultStore(path)
-    recorder = store.recorder(Base(fingerprint=fingerprint(path), rows=4, width=2), None)
+    write_results(fold(empty_results(), read_frame([row(x, "failed") for x in "abcd"])), path)
+    base = Base(fingerprint=fingerprint(path), rows=4, width=2)
+    recorder = RunRecorder(TableFiles(path), base, None)
     recorder.open()
     finished = [placed("b", "ok", 1, 2), placed("e", "ok", 4 + 5, 5), placed("d", "ok", 3, 4)]
     record(recorder, finished[0])
@@ -200,7 +202,7 @@ def _killed_run(tmp_path: Path, stage: str) -> tuple[Path, pl.DataFrame]:
     recorder.checkpoint()
     record(recorder, finished[2])
     plain = [{k: v for k, v in done.items() if not k.startswith("_")} for done in finished]
-    expected = fold(read_results(path), read_frame(plain), None)
+    expected = fold(read_results(path), read_frame(plain))
     if stage == "journal":
         recorder.close()  # killed with a row in the journal and two in checkpoints
     elif stage == "final-write":
@@ -211,7 +213,7 @@ def _killed_run(tmp_path: Path, stage: str) -> tuple[Path, pl.DataFrame]:
         recorder.checkpoint()
         from pipeline.store.finish import _merge_streamed
 
-        checkpoints = store.checkpoints
+        checkpoints = Checkpoints(TableFiles(path))
         _merge_streamed(path, checkpoints, checkpoints.segments(), checkpoints.base())  # type: ignore[arg-type]
         recorder.close()  # killed after the rename, before the clean-up
     return path, expected
@@ -225,18 +227,18 @@ def test_recovery_after_a_kill_at_any_stage_keeps_every_finished_row(
     store = ResultStore(path)
     assert store.read().equals(expected)  # readers see every finished row before recovery
     read_results(path)  # the table itself is readable whatever the moment of the kill
-    with store.locked():
-        store.recover()
+    with store.rewrite() as rewrite:
+        rewrite.read()
     assert read_results(path).equals(expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
-    with store.locked():
-        store.recover()  # nothing left: a second recovery changes nothing
+    with store.rewrite() as rewrite:
+        rewrite.read()  # nothing left: a second recovery changes nothing
     assert read_results(path).equals(expected)
 
 
 def test_own_files_are_recognised_whatever_the_table_is_called(tmp_path: Path) -> None:
     table = tmp_path / "out.parquet"
-    write_results(fold(empty_results(), read_frame([row("a")]), None), table)
+    write_results(fold(empty_results(), read_frame([row("a")])), table)
     files = TableFiles(table)
     for own in (
         table,

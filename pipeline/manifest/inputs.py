@@ -29,6 +29,7 @@ from pipeline.manifest.options import (
     ManifestOptions,
     format_of_name,
     is_remote,
+    remote_name,
 )
 from pipeline.manifest.sniff import SNIFF_BYTES, sniff_format
 from pipeline.manifest.textio import GZIP_ERRORS, GZIP_MAGIC, gzip_error
@@ -105,7 +106,7 @@ def open_input(
     if isinstance(source, str) and is_remote(source):
         if opener is None:  # pragma: no cover - open_manifest always passes one
             raise ManifestError(source, "remote manifests are not supported here")
-        name = source.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
+        name = remote_name(source)
         return _sniffed(source, None, _Prefixed(b"", opener(source)), options, name=name)
     return _local(Path(source), options)
 

@@ -118,6 +118,11 @@ def is_remote(source: str) -> bool:
     return source.lower().startswith(REMOTE_SCHEMES)
 
 
+def remote_name(url: str) -> str:
+    """The last part of a remote manifest's URL, without query, fragment or trailing slash."""
+    return url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
+
+
 def format_of_name(name: str) -> tuple[Format | None, bool]:
     """The format an extension names, and whether the name ends in ``.gz``."""
     lower = name.lower()

@@ -14,9 +14,9 @@ import urllib.error
 import urllib.request
 from typing import Final
 
-from pipeline import __version__
 from pipeline.errors import ManifestError
 from pipeline.manifest.messages import first_line
+from pipeline.version import __version__
 
 #: Seconds to wait for a remote manifest to connect or to send more bytes.
 TIMEOUT: Final = 60.0

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.atomic import write_bytes
 from pipeline.errors import UsageError
 from pipeline.report.figures import collect
 from pipeline.report.page import render
+from pipeline.store.atomic import write_bytes
 
 
 @dataclass(frozen=True)

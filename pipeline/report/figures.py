@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.schema import RESULT_COLUMNS, STATUS_FAILED, STATUS_OK
-from pipeline.status import EXPIRING_WINDOW, load_table
-from pipeline.store import empty_results
+from pipeline.schema import RESULT_POLARS_SCHEMA, STATUS_FAILED, STATUS_OK
+from pipeline.status import EXPIRING_WINDOW
+from pipeline.store import ResultStore
 
 #: Bars a time chart aims to stay under; the bucket ladder keeps it above about 20.
 MAX_BARS = 60
@@ -143,10 +143,25 @@ def source_host() -> pl.Expr:
     )
 
 
+#: The columns the report reads of a table (the others are not even decoded).
+REPORT_COLUMNS = (
+    "id",
+    "url",
+    "status",
+    "expires_at",
+    "error_kind",
+    "error",
+    "finished_at",
+    "run_id",
+)
+
+
 def load_tables(paths: list[Path]) -> pl.DataFrame:
-    """The result tables (with their journals folded in) stacked, contract columns only."""
-    frames = [load_table(path).select(RESULT_COLUMNS) for path in paths]
-    return pl.concat(frames, how="vertical") if frames else empty_results()
+    """What the report needs of the result tables (with their journals folded in), stacked."""
+    frames = [ResultStore(path).read(REPORT_COLUMNS) for path in paths]
+    if not frames:
+        return pl.DataFrame(schema={name: RESULT_POLARS_SCHEMA[name] for name in REPORT_COLUMNS})
+    return pl.concat(frames, how="vertical")
 
 
 def truncate(moment: datetime, every: str) -> datetime:

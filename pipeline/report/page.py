@@ -16,7 +16,6 @@ from importlib import resources
 
 import polars as pl
 
-from pipeline import __version__
 from pipeline.report.charts import (
     Bar,
     Column,
@@ -29,6 +28,7 @@ from pipeline.report.charts import (
 )
 from pipeline.report.figures import TOP_ERRORS, ReportData, TimeBuckets
 from pipeline.status import EXPIRING_WINDOW
+from pipeline.version import __version__
 
 #: Error messages longer than this are cut in the table (the full text is in the cell's title).
 MESSAGE_CHARS = 240

@@ -1,87 +1,73 @@
-"""The result store: one table and every file ferry keeps beside it, in one place.
-
-:class:`ResultStore` is the only way ``run``, ``status``, ``verify``, ``merge`` and ``report``
-touch a table's files (``T``, ``T.journal``, ``T.lock``, ``T.checkpoints/``, ``T.plan/``):
+"""The result store: one table and every file ferry keeps beside it, behind three ways in.
 
 * :meth:`ResultStore.read` gives the table with every row finished up to the last checkpoint
-  (and the journal) folded in, without a lock: what a reader sees while a run goes on;
-* :meth:`ResultStore.locked` holds the table's lock; under it, :meth:`ResultStore.recover`
-  folds in whatever a killed run left, :meth:`ResultStore.recorder` records a run and
-  :meth:`ResultStore.write` replaces the whole table (``verify``, ``merge``).
+  (and the journal) folded in, without a lock: what ``status``, ``report`` and ``merge`` read
+  while a run goes on;
+* :meth:`ResultStore.rewrite` holds the table's lock, folds in whatever a killed run left, and
+  lets the caller replace the whole table (``verify``, ``merge``);
+* :meth:`ResultStore.open_run` holds the lock for a run (a dry run takes none) and gives it
+  the table as the plan needs it, a place for the plan, and a recorder for the rows it finishes.
+
+Every file beside the table is named in :mod:`pipeline.store.files`; every failed write
+raises :class:`~pipeline.errors.TableWriteError` (:mod:`pipeline.store.writes`).
 
 Crash safety: a finished row is in the journal before the run moves on; a checkpoint copies
 the journal into checkpoint files (fsync) before emptying it; the table is replaced by an
-atomic rename. A kill at any moment leaves files from which :meth:`recover` rebuilds the table
+atomic rename. A kill at any moment leaves files from which the next writer rebuilds the table
 with every finished row, and applying a row twice is harmless (the latest attempt wins).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pipeline.errors import ResultsError
-from pipeline.schema import RESULT_COLUMNS
-from pipeline.store.checkpoints import BUCKET_WIDTH, Base, Checkpoints, fingerprint
+from pipeline.store.checkpoints import Base
 from pipeline.store.chunks import ManifestChunks
-from pipeline.store.files import TableFiles, is_companion, is_own_file
-from pipeline.store.finish import finish
-from pipeline.store.journal import PLACE_COLUMNS, read_journal
+from pipeline.store.leftovers import Leftovers
 from pipeline.store.lock import table_lock
-from pipeline.store.recorder import RunRecorder, with_extras
+from pipeline.store.recorder import RunRecorder
 from pipeline.store.table import (
     check_results_path,
-    default_results_path,
-    empty_results,
-    fold,
+    iter_table,
     read_results,
     table_schema,
     write_results,
 )
+from pipeline.store.writes import writes_to
 
-__all__ = [
-    "Base",
-    "ManifestChunks",
-    "ResultStore",
-    "RunRecorder",
-    "TableFiles",
-    "check_results_path",
-    "default_results_path",
-    "empty_results",
-    "is_companion",
-    "is_own_file",
-    "read_results",
-    "write_results",
-]
+__all__ = ["Base", "ManifestChunks", "ResultStore", "Rewrite", "RunRecorder", "RunSpace"]
 
 #: A reader racing a run's final rename retries this many times.
 _READ_TRIES = 5
+#: What a plan reads of the table.
+PLAN_COLUMNS = ("id", "status", "expires_at")
 
 
 class ResultStore:
-    """One result table and its companions."""
+    """One result table and its companions. :class:`ResultsError` for a path that cannot be
+    a result table (its extension, a folder)."""
 
     def __init__(self, table: Path) -> None:
+        check_results_path(table)
         self.table = table
-        self.files = TableFiles(table)
-        self.checkpoints = Checkpoints(self.files)
+        self._leftovers = Leftovers(table)
 
-    # --- reading, no lock ------------------------------------------------------------------
-
-    def read(self) -> pl.DataFrame:
-        """The table with every checkpointed and journaled row folded in (empty when absent).
+    def read(self, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The table with every checkpointed and journaled row folded in (empty when absent);
+        with ``columns`` (``id`` and ``status`` among them) only those are read.
 
         Raises :class:`ResultsError` when the table cannot be read.
         """
-        check_results_path(self.table)
         for attempt in range(_READ_TRIES):
             try:
-                return self._read_once()
+                return self._leftovers.folded(read_results(self.table, columns), columns)
             except (FileNotFoundError, ResultsError):
                 # a run may have renamed the table or removed its checkpoints in between
                 if attempt == _READ_TRIES - 1:
@@ -89,113 +75,103 @@ class ResultStore:
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _read_once(self) -> pl.DataFrame:
-        # Newest first: the journal, then the checkpoints, then the table. A run that moves rows
-        # on in between (journal to checkpoint, checkpoints to table) then shows them twice,
-        # which the fold absorbs, never not at all.
-        journal = read_journal(self.files.journal, places=True)
-        checkpointed = self.checkpoints.read_all()
-        table = read_results(self.table)
-        updates = (
-            [checkpointed]
-            if checkpointed is not None and not self.checkpoints.committed_to(self.table)
-            else []
-        )
-        if journal.height:
-            updates.append(_extras_from(table, journal))
-        if not updates:
-            return table
-        merged = pl.concat(updates, how="diagonal_relaxed").drop(PLACE_COLUMNS, strict=False)
-        return fold(table, merged, None)
-
-    def read_header(self) -> pl.Schema:
-        """The table's columns; :class:`ResultsError` when it is not a readable result table."""
-        check_results_path(self.table)
-        return table_schema(self.table)
-
-    def has_leftovers(self) -> bool:
-        """True when a run (going on, or killed) left rows outside the table."""
-        journal = self.files.journal
-        return self.checkpoints.exists() or (journal.exists() and journal.stat().st_size > 0)
-
-    def rows(self) -> int:
-        """How many rows the table file holds (its metadata only, for Parquet)."""
-        if not self.table.exists():
-            return 0
-        if self.table.suffix.lower() == ".parquet":
-            try:
-                return int(pq.read_metadata(self.table).num_rows)
-            except Exception as exc:
-                raise ResultsError(self.table, f"not a readable result table ({exc})") from exc
-        return read_results(self.table).height
-
-    # --- writing, under the lock ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def rewrite(self) -> Iterator[Rewrite]:
+        """Hold the table's lock (:class:`~pipeline.errors.LockedError` when a run holds it)
+        and give the table to replace; what a killed run left is folded in first."""
+        with table_lock(self.table):
+            yield Rewrite(self.table, self._leftovers)
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the table's lock; :class:`~pipeline.errors.LockedError` when a run holds it."""
-        with table_lock(self.table):
-            yield
+    def open_run(self, *, dry_run: bool = False) -> Iterator[RunSpace]:
+        """The table as a run needs it, with its lock held and a killed run's rows folded in.
 
-    def recover(self) -> int:
-        """Fold in what a killed run left (journal, checkpoints); how many rows that was.
-
-        Call under :meth:`locked`. The table is rewritten only when there was something.
+        A dry run takes no lock and changes nothing: it plans against the table as a reader
+        sees it, in a scratch folder that is removed afterwards.
         """
-        for stale in self.files.stale_temps():
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-        journal = read_journal(self.files.journal, places=True)
-        recovered = journal.height + self._checkpointed_rows()
-        base = self.checkpoints.base()
-        if journal.height:
-            if base is not None and journal["_key"].null_count() == 0:
-                chunks = ManifestChunks.open(self.files.plan)
-                rows = with_extras(journal, chunks)
-                if chunks is None:
-                    rows = _extras_from(read_results(self.table), journal)
-                self.checkpoints.write(rows, base.width)
-            else:  # a journal without places (no checkpoints): fold by identity
-                previous = read_results(self.table)
-                merged = fold(previous, _extras_from(previous, journal).drop(PLACE_COLUMNS), None)
-                write_results(merged, self.table)
-            self.files.journal.unlink()
-        if self.checkpoints.exists():
-            finish(self.table, self.checkpoints)
-        with contextlib.suppress(FileNotFoundError):
-            self.files.journal.unlink()
-        ManifestChunks(self.files.plan, [], []).remove()
-        return recovered
+        table_schema(self.table)  # a table that cannot be read stops here, before any plan
+        if dry_run:
+            space = RunSpace(self.table, self._leftovers, recovered=0, dry_run=True)
+            try:
+                yield space
+            finally:
+                shutil.rmtree(space.scratch, ignore_errors=True)
+            return
+        with table_lock(self.table):
+            with writes_to(self.table, self.table):
+                recovered = self._leftovers.recover()
+            space = RunSpace(self.table, self._leftovers, recovered=recovered, dry_run=False)
+            try:
+                yield space
+            except BaseException:
+                if not space.recording:  # the plan failed: nothing refers to it
+                    space.discard_plan()
+                raise
 
-    def _checkpointed_rows(self) -> int:
-        if self.checkpoints.committed_to(self.table):
-            return 0
-        return sum(pq.read_metadata(s.path).num_rows for s in self.checkpoints.segments())
 
-    def base(self) -> Base:
-        """The base a run planned against the table as it is now will checkpoint against."""
-        return Base(fingerprint=fingerprint(self.table), rows=self.rows(), width=BUCKET_WIDTH)
+class Rewrite:
+    """The table under its lock, to be replaced whole (``verify``, ``merge``)."""
 
-    def recorder(self, base: Base, chunks: ManifestChunks | None) -> RunRecorder:
-        """The recorder of a run planned against ``base``, reading extras from ``chunks``."""
-        return RunRecorder(self.files, base, chunks)
+    def __init__(self, table: Path, leftovers: Leftovers) -> None:
+        self.table = table
+        self._leftovers = leftovers
+        #: A run (killed, or going on elsewhere) left rows beside the table.
+        self.leftovers = leftovers.exist()
 
-    def write(self, frame: pl.DataFrame) -> None:
-        """Replace the whole table with ``frame``, atomically (call after :meth:`recover`)."""
-        write_results(frame, self.table)
+    def read(self) -> pl.DataFrame:
+        """The whole table, with what a killed run left folded in (and written) first."""
+        with writes_to(self.table, self.table):
+            self._leftovers.recover()
+        return read_results(self.table)
 
     def replace(self, frame: pl.DataFrame) -> None:
-        """Replace the table with ``frame``, which already holds every leftover row (as
-        :meth:`read` gave them), then remove the leftovers."""
-        write_results(frame, self.table)
-        self.checkpoints.clear()
-        with contextlib.suppress(FileNotFoundError):
-            self.files.journal.unlink()
+        """Replace the table with ``frame`` (atomically) and drop what runs left beside it:
+        ``frame`` holds those rows already, as :meth:`read` or :meth:`ResultStore.read` gave
+        them."""
+        with writes_to(self.table, self.table):
+            write_results(frame, self.table)
+            self._leftovers.clear()
 
 
-def _extras_from(table: pl.DataFrame, journal: pl.DataFrame) -> pl.DataFrame:
-    """Journal rows with the extra columns of the table's row of the same identity."""
-    extras = [name for name in table.columns if name not in RESULT_COLUMNS]
-    if not extras:
-        return journal
-    return journal.join(table.select("id", *extras), on="id", how="left", maintain_order="left")
+class RunSpace:
+    """What one run (or dry run) gets from the store: the table's rows as its plan reads them,
+    where the plan goes, and a recorder for the rows it finishes."""
+
+    def __init__(self, table: Path, leftovers: Leftovers, *, recovered: int, dry_run: bool) -> None:
+        self.table = table
+        self._leftovers = leftovers
+        #: Rows a killed run left, folded into the table before this run.
+        self.recovered = recovered
+        #: The version of the table the run's keys refer to.
+        self.base: Base = leftovers.base()
+        self.recording = False
+        files = leftovers.files
+        #: Where the plan keeps its copy of the manifest's rows (None for a dry run).
+        self.chunks: ManifestChunks | None = None
+        if dry_run:
+            #: Where the plan may spill its partitions.
+            self.scratch = files.dry_run_scratch()
+        else:
+            with writes_to(files.plan, table):
+                self.chunks = ManifestChunks.create(files.plan)
+                self.scratch = files.partitions
+                self.scratch.mkdir()
+
+    def table_rows(self) -> Iterator[pl.DataFrame]:
+        """The table's ``id``, ``status`` and ``expires_at`` in batches, in table order, with
+        any rows a run left beside it applied (those new to the table come last)."""
+        return self._leftovers.applied(iter_table(self.table, columns=list(PLAN_COLUMNS)))
+
+    def recorder(self) -> RunRecorder:
+        """The recorder of this run's rows, open (the run's plan is complete)."""
+        if self.chunks is None:
+            raise ValueError("a dry run records nothing")
+        self.recording = True
+        recorder = RunRecorder(self._leftovers.files, self.base, self.chunks)
+        recorder.open()
+        return recorder
+
+    def discard_plan(self) -> None:
+        """Remove the plan's files (a plan that failed)."""
+        if self.chunks is not None:
+            self.chunks.remove()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import shutil
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ from typing import Final
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.store.atomic import atomic_target, fsync_folder, write_bytes
 from pipeline.store.files import TableFiles
 
 #: Keys per bucket: the final write holds at most this many current rows at once.
@@ -64,23 +64,6 @@ def fingerprint(path: Path) -> list[int] | None:
     return [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 class Checkpoints:
     """The checkpoint folder of one table."""
 
@@ -95,8 +78,8 @@ class Checkpoints:
     def start(self, base: Base) -> None:
         """Begin a run's checkpoints against ``base`` (the folder must not exist)."""
         self.folder.mkdir(parents=True)
-        _write_durably(self.folder / _BASE, json.dumps(asdict(base)).encode())
-        _fsync_dir(self.folder.parent)
+        write_bytes(self.folder / _BASE, json.dumps(asdict(base)).encode())
+        fsync_folder(self.folder.parent)
         self._next_seq = 1
 
     def base(self) -> Base | None:
@@ -128,12 +111,9 @@ class Checkpoints:
         bucketed = rows.with_columns((pl.col("_key") // width).alias("_bucket"))
         for (bucket,), part in bucketed.partition_by("_bucket", as_dict=True).items():
             path = self.folder / f"b{int(bucket):08d}-{seq:06d}.parquet"
-            tmp = path.with_name(path.name + ".tmp")
-            part.drop("_bucket").sort("_key").write_parquet(tmp, compression="lz4")
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        _fsync_dir(self.folder)
+            with atomic_target(path, sync_folder=False) as tmp:
+                part.drop("_bucket").sort("_key").write_parquet(tmp, compression="lz4")
+        fsync_folder(self.folder)
         self._next_seq = seq + 1
 
     def read_all(self) -> pl.DataFrame | None:
@@ -155,7 +135,7 @@ class Checkpoints:
 
     def mark_committed(self, new_version: Path) -> None:
         """Record that ``new_version`` (about to be renamed over the table) holds every row."""
-        _write_durably(self.folder / _COMMITTED, json.dumps(fingerprint(new_version)).encode())
+        write_bytes(self.folder / _COMMITTED, json.dumps(fingerprint(new_version)).encode())
 
     def committed_to(self, table: Path) -> bool:
         """True when ``table`` is the version :meth:`mark_committed` recorded: it holds every

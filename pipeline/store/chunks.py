@@ -30,8 +30,7 @@ class ManifestChunks:
     @classmethod
     def create(cls, folder: Path) -> ManifestChunks:
         """A new, empty set of chunks in ``folder`` (whatever was there is removed)."""
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(folder)
+        cls.remove_folder(folder)
         folder.mkdir(parents=True)
         return cls(folder, [], [])
 
@@ -90,5 +89,10 @@ class ManifestChunks:
 
     def remove(self) -> None:
         """Delete the chunks."""
+        self.remove_folder(self.folder)
+
+    @staticmethod
+    def remove_folder(folder: Path) -> None:
+        """Delete the chunks a run left in ``folder`` (if any)."""
         with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(self.folder)
+            shutil.rmtree(folder)

@@ -16,17 +16,17 @@ the fallback should that way refuse.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from pipeline.atomic import commit
 from pipeline.store.append import AppendError, append_files
+from pipeline.store.atomic import commit
 from pipeline.store.checkpoints import Base, Checkpoints, Segment, fingerprint
 from pipeline.store.files import TableFiles
+from pipeline.store.journal import PLACE_COLUMNS
 from pipeline.store.table import (
     TableWriter,
     conform,
@@ -37,9 +37,6 @@ from pipeline.store.table import (
     write_results,
 )
 
-_INTERNAL = ("_key", "_row")
-#: The run's new rows as a Parquet file of their own, before they are appended to the table.
-_TAIL = "tail.parquet"
 #: A position past any table.
 _END = 1 << 62
 
@@ -60,7 +57,7 @@ def _target_schema(current: pl.Schema, checkpoints: Checkpoints) -> pl.Schema:
     """The table's columns (``current``), then any extra column the checkpoints bring."""
     target = dict(current)
     for name, dtype in (checkpoints.schema() or {}).items():
-        if name not in target and name not in _INTERNAL:
+        if name not in target and name not in PLACE_COLUMNS:
             target[name] = dtype
     return pl.Schema(target)
 
@@ -118,7 +115,7 @@ def _merge_streamed(
             held = [_conformed(table, piece) for piece in old.before(high)]
             current = pl.concat(held, how="vertical_relaxed") if held else None
             updates = _bucket_rows(by_bucket[bucket])
-            out.write(_merge_bucket(current, start, updates).drop(_INTERNAL, strict=False))
+            out.write(_merge_bucket(current, start, updates).drop(PLACE_COLUMNS, strict=False))
         for batch in old.before(_END):
             out.write_arrow(batch)
         out.before_commit = checkpoints.mark_committed
@@ -150,13 +147,13 @@ def _append(
     table: Path, checkpoints: Checkpoints, by_bucket: dict[int, list[Path]], schema: pl.Schema
 ) -> None:
     """The run's rows after the table's own (see :mod:`pipeline.store.append`)."""
-    tail = checkpoints.folder / _TAIL
-    new_version = TableFiles(table).temp(os.getpid())
+    files = TableFiles(table)
+    tail, new_version = files.tail, files.temp()
     try:
         with TableWriter(tail, schema) as out:
             for bucket in sorted(by_bucket):
                 rows = _bucket_rows(by_bucket[bucket]).sort("_key")
-                out.write(rows.drop(_INTERNAL, strict=False))
+                out.write(rows.drop(PLACE_COLUMNS, strict=False))
         append_files(table, tail, new_version)
         checkpoints.mark_committed(new_version)
         commit(new_version, table)
@@ -195,5 +192,5 @@ def _fold_in_memory(table: Path, checkpoints: Checkpoints) -> None:
     if updates is None:
         return
     previous = read_results(table)
-    folded = fold(previous, updates.drop(_INTERNAL, strict=False), None)
+    folded = fold(previous, updates.drop(PLACE_COLUMNS, strict=False))
     write_results(folded, table)

@@ -1,16 +1,28 @@
-"""A run's writes to its table: the journal line per row, checkpoints, and the final write."""
+"""A run's writes to its table: the journal line per row, checkpoints, and the final write.
+
+Every write that fails raises :class:`~pipeline.errors.TableWriteError` (see
+:mod:`pipeline.store.writes`); after a failed journal write the recorder is broken: what follows
+in the journal could not be trusted, so it takes no more rows and does not finish the table
+(the rows already written are recovered by the next run).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import polars as pl
 
+from pipeline.errors import TableWriteError
 from pipeline.store.checkpoints import Base, Checkpoints
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles
 from pipeline.store.finish import finish
 from pipeline.store.journal import Journal, read_journal
+from pipeline.store.writes import write_failure, writes_to
+
+#: A checkpoint is due after this many journaled rows, so the journal (read back whole at a
+#: checkpoint) stays small however long the run.
+CHECKPOINT_ROWS: Final = 10_000
 
 
 def with_extras(rows: pl.DataFrame, chunks: ManifestChunks | None) -> pl.DataFrame:
@@ -32,50 +44,56 @@ class RunRecorder:
     """
 
     def __init__(self, files: TableFiles, base: Base, chunks: ManifestChunks | None) -> None:
-        self.files = files
-        self.base = base
-        self.chunks = chunks
-        self.checkpoints = Checkpoints(files)
-        self.journal = Journal(files.journal)
-        #: Set when a journal write failed: what follows in the file cannot be trusted, so
-        #: nothing more is appended (the rows already there are recovered by the next run).
-        self.broken = False
+        self._files = files
+        self._base = base
+        self._chunks = chunks
+        self._checkpoints = Checkpoints(files)
+        self._journal = Journal(files.journal)
+        self._broken: TableWriteError | None = None
 
     def open(self) -> None:
         """Start the run's checkpoints and journal (any leftovers were recovered before)."""
-        self.checkpoints.start(self.base)
-        self.journal.open()
+        with writes_to(self._files.checkpoints, self._files.table):
+            self._checkpoints.start(self._base)
+            self._journal.open()
 
-    @property
-    def rows_since_checkpoint(self) -> int:
-        """Rows in the journal, not yet in a checkpoint."""
-        return self.journal.rows_written
-
-    def append(self, row: dict[str, Any]) -> None:
+    def append(self, row: dict[str, Any]) -> bool:
         """Journal one finished row (with its ``_key`` and ``_row``); back once it is written.
 
-        Raises the ``OSError`` of a failed write (disk full).
+        Returns True when a checkpoint is due. Raises :class:`TableWriteError` when the row
+        could not be written (disk full): it is not recorded, and nothing more will be.
         """
-        self.journal.append(row)
+        if self._broken is not None:
+            raise self._broken
+        try:
+            self._journal.append(row)
+        except OSError as exc:
+            self._broken = write_failure(self._files.journal, self._files.table, exc)
+            raise self._broken from exc
+        return self._journal.rows_written >= CHECKPOINT_ROWS
 
     def checkpoint(self) -> None:
         """Make every journaled row durable in a checkpoint file and empty the journal."""
-        if self.journal.rows_written == 0:
+        if self._journal.rows_written == 0:
             return
-        self.journal.sync()
-        rows = with_extras(read_journal(self.journal.path, places=True), self.chunks)
-        self.checkpoints.write(rows, self.base.width)
-        self.journal.truncate()
-        self.journal.rows_written = 0
+        with writes_to(self._files.checkpoints, self._files.table):
+            self._journal.sync()
+            rows = with_extras(read_journal(self._journal.path, places=True), self._chunks)
+            self._checkpoints.write(rows, self._base.width)
+            self._journal.truncate()
+        self._journal.rows_written = 0
 
     def finish(self) -> None:
         """Checkpoint the rest, write the table (streamed, atomic), remove the companions."""
+        if self._broken is not None:
+            raise self._broken
         self.checkpoint()
-        finish(self.files.table, self.checkpoints)
-        self.journal.close(remove=True)
-        if self.chunks is not None:
-            self.chunks.remove()
+        with writes_to(self._files.table, self._files.table):
+            finish(self._files.table, self._checkpoints)
+        self._journal.close(remove=True)
+        if self._chunks is not None:
+            self._chunks.remove()
 
     def close(self) -> None:
         """Close the journal without finishing (a failed write: the next run recovers)."""
-        self.journal.close()
+        self._journal.close()

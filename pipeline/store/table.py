@@ -8,8 +8,7 @@ a half-written table.
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Final
 
@@ -17,57 +16,17 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.atomic import commit
-from pipeline.errors import ResultsError, UsageError
-from pipeline.manifest.options import STDIN, is_remote, stem_of_name
+from pipeline.errors import ResultsError
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
-from pipeline.store.files import TableFiles
+from pipeline.store.atomic import commit
+from pipeline.store.files import TABLE_SUFFIXES, temp_beside
 
-RESULT_SUFFIXES = (".parquet", ".csv")
 _REQUIRED = ("id", "status")
-
-
-def default_results_path(manifest: Path | str) -> Path:
-    """``<manifest dir>/<manifest stem>.results.parquet``; a result table is its own results.
-
-    A manifest is taken for a result table when its name says so (``*.results.*``) or when its
-    header has the result table's ``status`` and ``run_id`` columns. A remote manifest's table
-    is ``./<stem>.results.parquet`` in the working directory; standard input (``-``) has no
-    default: :class:`UsageError` naming ``--results``.
-    """
-    if isinstance(manifest, str) and manifest == STDIN:
-        raise UsageError("--results is required when the manifest is read from standard input (-)")
-    if isinstance(manifest, str) and is_remote(manifest):
-        name = manifest.split("?", 1)[0].split("#", 1)[0].rstrip("/").rpartition("/")[2]
-        if ".results." in name:
-            return Path(name)
-        return Path(f"{stem_of_name(name) or 'manifest'}.results.parquet")
-    path = Path(manifest)
-    name = path.name
-    if ".results." in name or looks_like_results(path):
-        return path
-    stem = name if path.is_dir() else stem_of_name(name)
-    return path.with_name(f"{stem}.results.parquet")
-
-
-def looks_like_results(path: Path) -> bool:
-    """True when the file at ``path`` has ``status`` and ``run_id`` columns (header only)."""
-    try:
-        if path.suffix.lower() == ".parquet":
-            names = set(pq.read_schema(path).names)
-        elif path.suffix.lower() == ".csv":
-            with open(path, encoding="utf-8-sig", errors="replace") as handle:
-                names = {c.strip().strip('"') for c in handle.readline().split(",")}
-        else:
-            return False
-    except Exception:  # unreadable: the manifest reader reports it properly
-        return False
-    return {"status", "run_id"} <= names
 
 
 def check_results_path(path: Path) -> None:
     """Refuse a ``--results`` path whose extension ferry cannot write."""
-    if path.suffix.lower() not in RESULT_SUFFIXES:
+    if path.suffix.lower() not in TABLE_SUFFIXES:
         raise ResultsError(path, "result table must end in .parquet or .csv")
     if path.is_dir():
         raise ResultsError(path, "is a directory, not a result table")
@@ -78,14 +37,17 @@ def empty_results() -> pl.DataFrame:
     return pl.DataFrame(schema=RESULT_POLARS_SCHEMA)
 
 
-def read_results(path: Path) -> pl.DataFrame:
+def read_results(path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """The result table at ``path`` conformed to the contract's types; empty when it is absent.
 
-    Raises :class:`ResultsError` (and never overwrites the file) when it is unreadable or is
-    not a result table.
+    With ``columns`` (``id`` and ``status`` among them) only those that the table has are
+    read (a Parquet table's other columns are not even decoded). Raises
+    :class:`ResultsError` (and never overwrites the file) when it is unreadable or is not a
+    result table.
     """
     if not path.exists():
-        return empty_results()
+        empty = empty_results()
+        return empty if columns is None else empty.select(c for c in columns if c in empty.columns)
     check_results_path(path)
     try:
         # One open file: a checkpoint may rename a new table over ``path`` at any moment, and
@@ -95,10 +57,34 @@ def read_results(path: Path) -> pl.DataFrame:
             if path.suffix.lower() == ".csv":
                 frame = pl.read_csv(handle, infer_schema=False)
             else:
-                frame = pl.read_parquet(handle)
+                present = None
+                if columns is not None:
+                    names = pq.read_schema(handle).names
+                    present = [name for name in columns if name in names]
+                    handle.seek(0)
+                frame = pl.read_parquet(handle, columns=present)
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
-    return conform(frame, path)
+    if columns is None:
+        return conform(frame, path)
+    wanted = [name for name in columns if name in RESULT_POLARS_SCHEMA]
+    extras = [
+        name for name in columns if name not in RESULT_POLARS_SCHEMA and name in frame.columns
+    ]
+    return conform(frame, path, only=wanted).hstack(frame.select(extras))
+
+
+def count_rows(path: Path) -> int:
+    """How many rows the table at ``path`` holds (its metadata only, for Parquet); 0 when
+    it is absent."""
+    if not path.exists():
+        return 0
+    if path.suffix.lower() == ".parquet":
+        try:
+            return int(pq.read_metadata(path).num_rows)
+        except Exception as exc:
+            raise ResultsError(path, f"not a readable result table ({exc})") from exc
+    return read_results(path, ["id", "status"]).height
 
 
 def conform(frame: pl.DataFrame, path: Path, *, only: list[str] | None = None) -> pl.DataFrame:
@@ -141,45 +127,31 @@ def conform(frame: pl.DataFrame, path: Path, *, only: list[str] | None = None) -
     return out.select([*RESULT_COLUMNS, *extras])
 
 
-def fold(
-    previous: pl.DataFrame, updates: pl.DataFrame, extras: pl.DataFrame | None
-) -> pl.DataFrame:
+def fold(previous: pl.DataFrame, updates: pl.DataFrame) -> pl.DataFrame:
     """The table after ``updates`` (result rows, latest last) replace rows of ``previous``.
 
-    One row per identity; a row keeps its place, new identities go to the end in manifest order.
-    ``extras`` (``id`` plus the manifest's extra columns, in manifest order) is joined onto the
-    updated rows.
+    One row per identity; a row keeps its place, new identities follow in the order of their
+    latest update.
     """
     if updates.height == 0:
         return previous
     order = previous.select("id").with_row_index("_previous")
     latest = (
-        _latest(updates, extras, base=previous.height)
+        updates.unique(subset="id", keep="last", maintain_order=True)
+        .with_row_index("_seen")
         .join(order, on="id", how="left")
-        .with_columns(pl.coalesce(pl.col("_previous").cast(pl.Int64), "_order").alias("_order"))
-        .drop("_previous", "_manifest")
+        .with_columns(
+            pl.coalesce(
+                pl.col("_previous").cast(pl.Int64),
+                pl.lit(previous.height) + pl.col("_seen").cast(pl.Int64),
+            ).alias("_order")
+        )
+        .drop("_previous", "_seen")
     )
     order = order.rename({"_previous": "_order"})
     kept = previous.join(latest.select("id"), on="id", how="anti").join(order, on="id", how="left")
     kept = kept.with_columns(pl.col("_order").cast(pl.Int64))
     return pl.concat([kept, latest], how="diagonal_relaxed").sort("_order").drop("_order")
-
-
-def _latest(updates: pl.DataFrame, extras: pl.DataFrame | None, *, base: int) -> pl.DataFrame:
-    """One row per identity (the last), with its extras and ``_order``: manifest order, then
-    journal order, after ``base``."""
-    latest = updates.unique(subset="id", keep="last", maintain_order=True).with_row_index("_seen")
-    if extras is not None:
-        latest = latest.join(extras.with_row_index("_manifest"), on="id", how="left")
-    else:
-        latest = latest.with_columns(pl.lit(None, dtype=pl.UInt32).alias("_manifest"))
-    spread = (extras.height if extras is not None else 0) + 1
-    return latest.with_columns(
-        pl.coalesce(
-            pl.lit(base) + pl.col("_manifest").cast(pl.Int64),
-            pl.lit(base + spread) + pl.col("_seen").cast(pl.Int64),
-        ).alias("_order")
-    ).drop("_seen")
 
 
 def shape(frame: pl.DataFrame, target: pl.Schema) -> pl.DataFrame:
@@ -305,7 +277,7 @@ class TableWriter:
         check_results_path(path)
         self.path = path
         self.schema = schema
-        self.tmp = TableFiles(path).temp(os.getpid())
+        self.tmp = temp_beside(path)
         self.rows = 0
         self._parquet: pq.ParquetWriter | None = None
         self._csv: IO[bytes] | None = None
