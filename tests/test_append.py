@@ -44,9 +44,10 @@ def sample(rows: int, start: int = 0) -> pa.Table:
 WRITERS = {
     "defaults": {},
     "no dictionary, zstd": {"use_dictionary": False, "compression": "zstd"},
-    "page index and statistics": {"write_page_index": True, "compression": "snappy"},
+    "statistics, snappy": {"write_statistics": True, "compression": "snappy"},
     "ferry's own": {"use_dictionary": ["status"], "compression": "zstd"},
 }
+PAGE_INDEX = {"write_page_index": True, "compression": "snappy"}
 
 
 def footer(path: Path) -> bytes:
@@ -55,7 +56,9 @@ def footer(path: Path) -> bytes:
     return data[-8 - length : -8]
 
 
-@pytest.mark.parametrize("options", WRITERS.values(), ids=WRITERS.keys())
+@pytest.mark.parametrize(
+    "options", [*WRITERS.values(), PAGE_INDEX], ids=[*WRITERS.keys(), "page index"]
+)
 def test_moving_offsets_by_nothing_changes_no_byte_and_by_n_moves_every_one(
     tmp_path: Path, options: dict[str, object]
 ) -> None:
@@ -88,6 +91,48 @@ def test_the_joined_file_reads_as_the_table_then_the_new_rows(
     assert pq.read_table(out).equals(expected)
     assert pl.read_parquet(out).equals(pl.from_arrow(expected))  # type: ignore[arg-type]
     assert pq.read_metadata(out).num_row_groups == 5 + 2
+
+
+@pytest.mark.parametrize("side", ["table", "new rows"])
+def test_a_page_index_on_either_side_is_refused_before_anything_is_written(
+    tmp_path: Path, side: str
+) -> None:
+    """A page index's offsets live in the file's body, where the footer walk cannot move them:
+    a joined file would be read wrongly by readers that use it (DuckDB, DataFusion, Spark)."""
+    table, tail, out = tmp_path / "t.parquet", tmp_path / "tail.parquet", tmp_path / "out.parquet"
+    indexed = PAGE_INDEX if side == "table" else {}
+    pq.write_table(sample(3000), table, row_group_size=1000, **indexed)  # type: ignore[arg-type]
+    indexed = PAGE_INDEX if side == "new rows" else {}
+    pq.write_table(sample(900, start=3000), tail, **indexed)  # type: ignore[arg-type]
+    with pytest.raises(AppendError, match="page index"):
+        append_files(table, tail, out)
+    assert not out.exists()
+
+
+def test_ferry_writes_its_tables_without_a_page_index(tmp_path: Path) -> None:
+    path = ok_table(tmp_path)
+    column = pq.read_metadata(path).row_group(0).column(0)
+    assert not column.has_offset_index and not column.has_column_index
+
+
+def test_a_table_with_a_page_index_is_merged_not_appended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = ok_table(tmp_path)
+    pq.write_table(pq.read_table(path), path, write_page_index=True)  # as another tool wrote it
+    before = read_results(path)
+    appended: list[Path] = []
+    real = append_module.append_files
+
+    def spy(table: Path, tail: Path, out: Path) -> None:
+        appended.append(out)
+        real(table, tail, out)
+
+    monkeypatch.setattr(FINISH, "append_files", spy)
+    merged = finish_with(path, [placed("y", "ok", 7 + 1, 1), placed("z", "ok", 7 + 2, 2)], 2)
+    assert len(appended) == 1  # tried, refused, and the merge wrote the same rows
+    assert merged.head(7).equals(before)
+    assert merged["id"].to_list() == [*"abcdefg", "y", "z"]
 
 
 def test_another_schema_is_refused_before_anything_is_written(tmp_path: Path) -> None:

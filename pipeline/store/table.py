@@ -315,6 +315,8 @@ class TableWriter:
                 table.schema,
                 compression="zstd",
                 use_dictionary=_dictionary_columns(table),
+                # no page index: its offsets would stop an increment's append (store.append)
+                write_page_index=False,
             )
         self._parquet.write_table(table)
 
