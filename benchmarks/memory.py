@@ -175,7 +175,7 @@ def write_plan_inputs(work: Path, rows: int) -> tuple[Path, Path]:
 
     from pipeline.manifest import read_manifest
     from pipeline.schema import RESULT_POLARS_SCHEMA
-    from pipeline.store import write_results
+    from pipeline.store.table import write_results
 
     work.mkdir(parents=True, exist_ok=True)
     manifest_path = work / "plan.parquet"
