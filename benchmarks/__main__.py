@@ -1,7 +1,7 @@
 """Run ferry's benchmarks and write ``benchmarks/RESULTS.md``.
 
-``python -m benchmarks [throughput|overhead|memory|server|startup|scale|journal|final_write ...] [--quick]``:
-without names, every benchmark runs. Figures are kept in ``benchmarks/results.json``, one entry
+``python -m benchmarks [NAME ...] [--quick]``, NAME among :data:`BENCHMARKS`: without names,
+every benchmark runs. Figures are kept in ``benchmarks/results.json``, one entry
 per benchmark, and ``benchmarks/RESULTS.md`` is rendered from it: running one benchmark refreshes
 its own section and keeps the others (each says which run it comes from). ``--quick`` runs small
 sizes once, to check that everything works; it writes under ``benchmarks/work/`` and leaves
