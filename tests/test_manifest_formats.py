@@ -203,8 +203,8 @@ def test_jsonl_bad_line_is_a_bad_manifest(tmp_path: Path, tail: str, expect: str
 
 
 def test_jsonl_wrong_type_is_a_bad_manifest(tmp_path: Path) -> None:
-    path = write(tmp_path / "m.jsonl", '{"url": "https://e.com/a", "id": 1.5}\n')
-    with pytest.raises(ManifestError, match="column 'id': expected text or integer, found f64"):
+    path = write(tmp_path / "m.jsonl", '{"url": "https://e.com/a", "id": true}\n')
+    with pytest.raises(ManifestError, match="column 'id': expected text or integer, found bool"):
         read_manifest(path)
 
 

@@ -16,7 +16,13 @@ from pipeline.manifest.columns import ROW, ColumnMap, check_types
 from pipeline.manifest.identity import identities
 from pipeline.manifest.messages import show
 from pipeline.manifest.options import FRAME_COLUMNS, ManifestOptions
-from pipeline.manifest.validity import digest_column, size_column, with_invalid
+from pipeline.manifest.validity import (
+    digest_column,
+    float_id_column,
+    size_column,
+    split_folders,
+    with_invalid,
+)
 
 _PATH_ENDS = r"^[\s/]+|[\s/]+$"
 
@@ -35,22 +41,32 @@ def normalise(
     exprs: dict[str, pl.Expr] = {"url": pl.when(url != "").then(url)}
     if "upload_path" in fields:
         upload_path = text("upload_path").str.replace_all(_PATH_ENDS, "")
-        exprs["upload_path"] = (
+        upload_path = (
             pl.when(upload_path != "")
             .then(upload_path)
             .otherwise(pl.lit(options.default_upload_path))
         )
     else:
-        exprs["upload_path"] = pl.lit(options.default_upload_path, dtype=pl.String)
+        upload_path = pl.lit(options.default_upload_path, dtype=pl.String)
     if "file_name" in fields:
         file_name = text("file_name").str.strip_chars()
-        exprs["file_name"] = pl.when(file_name != "").then(file_name)
+        # rclone's "dir/name": the folders go under upload_path, the last part is the name
+        folders, name = split_folders(pl.when(file_name != "").then(file_name))
+        upload_path = pl.when(folders.is_null()).then(upload_path).otherwise(
+            pl.concat_str(upload_path, pl.lit("/"), folders)
+        )
+        exprs["file_name"] = name
     else:
         exprs["file_name"] = pl.lit(None, dtype=pl.String)
-    if "id" in fields:
-        exprs["id"] = text("id").str.strip_chars()
+    exprs["upload_path"] = upload_path
 
     reasons: list[pl.Expr] = []
+    if "id" in fields:
+        exprs["id"] = text("id").str.strip_chars()
+        if raw.schema[fields["id"]].is_float():  # pandas writes ids as floats past a gap
+            exprs["id"], reason = float_id_column(pl.col(fields["id"]))
+            reasons.append(reason.alias("__check_id__"))
+
     extras: list[pl.Expr] = []
     for name, out in columns.extras:
         if out == "size" and fields.get("size") == name:
