@@ -52,6 +52,33 @@ class Input:
     stream: ByteStream
     gz: bool
     file: IO[bytes] | None = None
+    #: Say on stderr what is worth saying about the input (an ambiguous guess of its format,
+    #: options ignored): true the first time a manifest is opened, false when it is read again.
+    announce: bool = True
+    _spool: IO[bytes] | None = None
+
+    def keep_for_second_pass(self) -> None:
+        """Make :meth:`rewind` possible: a stream is spooled to a temporary file as it is read
+        (memory stays flat); a local file is simply opened again."""
+        if self.file is None and self._spool is None:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self.stream = _Tee(self.stream, self._spool)
+
+    def rewind(self) -> None:
+        """Start reading again from the first byte (after :meth:`keep_for_second_pass`)."""
+        self.stream.close()
+        if self._spool is not None:
+            self._spool.seek(0)
+            self.stream, self.gz = _Prefixed(b"", self._spool), False
+            return
+        assert self.path is not None, "keep_for_second_pass() first"
+        if self.file is not None:
+            self.file.close()
+        try:
+            self.file = self.path.open("rb")
+        except OSError as exc:
+            raise _os_error(self.label, exc) from exc
+        self.stream = gzip.GzipFile(fileobj=self.file, mode="rb") if self.gz else self.file
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` decompressed bytes; ``b""`` at the end."""
@@ -76,8 +103,32 @@ class Input:
         return spool
 
     def close(self) -> None:
-        """Close the underlying stream (never standard input itself)."""
+        """Close the underlying stream (never standard input itself) and any spool."""
         self.stream.close()
+        if self.file is not None:
+            self.file.close()  # a gzip stream leaves the file it reads open
+        if self._spool is not None:
+            self._spool.close()
+
+
+class _Tee(io.RawIOBase):
+    """``stream``, whose bytes are also written to ``copy`` as they are read."""
+
+    def __init__(self, stream: ByteStream, copy: IO[bytes]) -> None:
+        self._stream = stream
+        self._copy = copy
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._copy.write(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 class _Reader(io.RawIOBase):

@@ -19,6 +19,8 @@ from pipeline.manifest.options import FRAME_COLUMNS, ManifestOptions
 from pipeline.manifest.validity import (
     digest_column,
     float_id_column,
+    headers_check,
+    mirrors_column,
     size_column,
     split_folders,
     with_invalid,
@@ -52,8 +54,10 @@ def normalise(
         file_name = text("file_name").str.strip_chars()
         # rclone's "dir/name": the folders go under upload_path, the last part is the name
         folders, name = split_folders(pl.when(file_name != "").then(file_name))
-        upload_path = pl.when(folders.is_null()).then(upload_path).otherwise(
-            pl.concat_str(upload_path, pl.lit("/"), folders)
+        upload_path = (
+            pl.when(folders.is_null())
+            .then(upload_path)
+            .otherwise(pl.concat_str(upload_path, pl.lit("/"), folders))
         )
         exprs["file_name"] = name
     else:
@@ -73,16 +77,21 @@ def normalise(
             value, reason = size_column(pl.col(name), raw.schema[name])
         elif out in ("md5", "sha256") and fields.get(out) == name:
             value, reason = digest_column(out, pl.col(name))
+        elif out == "mirrors" and fields.get(out) == name:
+            value, reason = mirrors_column(pl.col(name), raw.schema[name])
         else:
             extras.append(pl.col(name).alias(out))
             continue
         extras.append(value.alias(out))
         reasons.append(reason.alias(f"__check_{out}__"))
 
+    for name in columns.hidden:  # aria2's header= lines
+        reasons.append(headers_check(pl.col(name)).alias(f"__check_{name}__"))
     frame = raw.select(
         pl.col(ROW).cast(pl.Int64).alias("_row"),
         *[expr.alias(name) for name, expr in exprs.items()],
         *extras,
+        *columns.hidden,
         *reasons,
     )
     if "id" in fields:
@@ -95,4 +104,4 @@ def normalise(
     # cast), so they come along as columns and join the row checks here.
     checks = [pl.col(name) for name in frame.columns if name.startswith("__check_")]
     frame = with_invalid(frame, options.accepted_schemes, checks)
-    return frame.select(*FRAME_COLUMNS, *columns.extra_columns)
+    return frame.select(*FRAME_COLUMNS, *columns.extra_columns, *columns.hidden)

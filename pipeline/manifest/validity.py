@@ -204,12 +204,52 @@ def split_folders(file_name: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     absolute path, ``..``, ``.`` or empty parts, a backslash) is left whole, for
     :func:`row_checks` to refuse."""
     name = file_name.str.replace_all("/{2,}", "/")
-    takes = name.str.contains(_FOLDERS) & ~name.str.contains(_BAD_FOLDER) & ~name.str.contains(
-        "\\", literal=True
+    takes = (
+        name.str.contains(_FOLDERS)
+        & ~name.str.contains(_BAD_FOLDER)
+        & ~name.str.contains("\\", literal=True)
     )
     folders = pl.when(takes).then(name.str.extract(r"^(.*)/[^/]*$", 1))
     last = pl.when(takes).then(name.str.extract(r"([^/]*)$", 1)).otherwise(file_name)
     return folders, last
+
+
+def mirrors_column(source: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """The ``mirrors`` column as one line of URLs separated by spaces (from text separated by
+    white space, or a list), and its check: every mirror an http(s) URL."""
+    listed = source if isinstance(dtype, pl.List) else source.cast(pl.String).str.split("\t")
+    text = listed.list.join(" ").str.strip_chars()
+    text = pl.when(text != "").then(text.str.replace_all(r"\s+", " "))
+    bad = (
+        text.str.split(" ")
+        .list.eval(pl.element().filter(~pl.element().str.contains(_MIRROR)))
+        .list.first()
+    )
+    reason = (
+        pl.when(bad.is_not_null())
+        .then(pl.format("invalid mirror '{}': not an http(s) URL", bad.str.head(80)))
+        .otherwise(_NO_REASON)
+    )
+    return text, reason
+
+
+def headers_check(source: pl.Expr) -> pl.Expr:
+    """The check of the hidden headers column: every line ``Name: value``. The message names
+    no value: a header may be a credential."""
+    bad = (
+        source.str.split("\n")
+        .list.eval(pl.element().filter(~pl.element().str.contains(_HEADER)))
+        .list.len()
+    )
+    return (
+        pl.when(source.is_not_null() & (bad > 0))
+        .then(pl.lit("invalid header= line: expected 'Name: value'"))
+        .otherwise(_NO_REASON)
+    )
+
+
+_MIRROR: Final = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7F-\x9F]+$"
+_HEADER: Final = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0A-\x1F\x7F]*$"
 
 
 #: A relative path with at least one folder: ``a/b.jpg``, ``a/b/c.jpg``.
