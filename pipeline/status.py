@@ -49,7 +49,8 @@ class StatusReport:
 
     def text(self) -> str:
         """The table a person reads."""
-        pairs = [("tables", len(self.tables)), ("rows", self.total), ("ok", self.ok)]
+        pairs: list[tuple[str, object]] = [("tables", len(self.tables)), ("rows", self.total)]
+        pairs.append(("ok", self.ok))
         pairs.append(("failed", self.failed))
         pairs += [(f"  {kind}", count) for kind, count in self.error_kinds.most_common()]
         pairs += [("expiring 24h", self.expiring_24h), ("expired", self.expired)]

@@ -35,12 +35,10 @@ def read_jsonl(source: Input, options: ManifestOptions) -> RawTable:
     source.keep_for_second_pass()
     schema: Schema = {}
     first: pl.DataFrame | None = None
-    count = 0
-    for block in blocks(source.read, label, source.format, quoted=False):
+    for count, block in enumerate(blocks(source.read, label, source.format, quoted=False)):
         frame = _parse(label, block)
         _widen(schema, frame.schema)
         first = frame if count == 0 else None  # kept only while it may be the only block
-        count += 1
     schema = {name: pl.String() if dtype == pl.Null else dtype for name, dtype in schema.items()}
     names = tuple(schema)
     check_names(label, names)

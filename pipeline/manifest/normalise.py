@@ -53,13 +53,13 @@ def normalise(
     if "file_name" in fields:
         file_name = text("file_name").str.strip_chars()
         # rclone's "dir/name": the folders go under upload_path, the last part is the name
-        folders, name = split_folders(pl.when(file_name != "").then(file_name))
+        folders, last = split_folders(pl.when(file_name != "").then(file_name))
         upload_path = (
             pl.when(folders.is_null())
             .then(upload_path)
             .otherwise(pl.concat_str(upload_path, pl.lit("/"), folders))
         )
-        exprs["file_name"] = name
+        exprs["file_name"] = last
     else:
         exprs["file_name"] = pl.lit(None, dtype=pl.String)
     exprs["upload_path"] = upload_path

@@ -32,11 +32,9 @@ def read_urls(source: Input, options: ManifestOptions) -> RawTable:
     source.keep_for_second_pass()
     layout = aria2.Layout()
     first: Block | None = None
-    count = 0
-    for block in blocks(source.read, source.label, source.format, quoted=False):
+    for count, block in enumerate(blocks(source.read, source.label, source.format, quoted=False)):
         layout.learn(block)
         first = block if count == 0 else None  # kept only while it may be the only block
-        count += 1
     ignored = layout.ignored()
     if ignored and source.announce:
         listed = ", ".join(f"{name} ({_lines(n)})" for name, n in ignored.items())
