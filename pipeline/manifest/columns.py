@@ -31,6 +31,7 @@ CARRIED_FIELDS: Final = (*INTEGRITY_FIELDS, "mirrors")
 
 #: How people write the url column's names, for messages.
 URL_SPELLINGS: Final = "url, source_url, fileUrl"
+_URL_ALIASES: Final = frozenset(MANIFEST_ALIASES["url"])
 
 _ALIAS_TO_FIELD: Final = {
     alias: field for field, aliases in MANIFEST_ALIASES.items() for alias in aliases
@@ -131,6 +132,11 @@ def map_columns(
 def _no_url_message(names: Sequence[str], delimiter_hint: str | None) -> str:
     found = ", ".join(show(name) for name in names)
     message = f"no url column (expected one of: {URL_SPELLINGS}); found: {found}"
+    if any(canonical(name.strip(' "')) in _URL_ALIASES and '"' in name for name in names):
+        return message + (
+            "; the names hold double quotes, which were read as part of them: quote each "
+            'whole cell ("url") or none'
+        )
     if len(names) == 1 and delimiter_hint is not None:
         for delimiter, shown in ((",", "','"), (";", "';'"), ("\t", "a tab"), ("|", "'|'")):
             if delimiter != delimiter_hint and delimiter in names[0]:
