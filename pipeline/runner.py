@@ -18,6 +18,7 @@ from typing import TextIO
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.checksums import has_hash
 from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import FatalApiError, ServerError, TableWriteError
@@ -258,7 +259,8 @@ class _Run:
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
                     )
-                self._record(row)
+                if self._record(row) and row.method == "url":
+                    self._count_unchecked(job)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -275,15 +277,23 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    def _record(self, row: ResultRow) -> None:
+    def _count_unchecked(self, job: PlannedRow) -> None:
+        """A URL upload that went ok: what of the row ferry could not do (bytes it never saw)."""
+        if has_hash(job.expected):
+            self.summary.unchecked_hashes += 1
+        if job.headers:
+            self.summary.unsent_headers += 1
+
+    def _record(self, row: ResultRow) -> bool:
+        """Journal ``row`` and count it; True when it was an ``ok`` row."""
         if self.recorder.broken:
-            return  # the journal failed: this row is not recorded, so it is not counted either
+            return False  # the journal failed: this row is not recorded, nor counted
         try:
             self.recorder.append(row.to_journal())
         except OSError as exc:  # disk full: stop, and count only the rows on disk
             self.recorder.broken = True
             self._failed_write(self.recorder.files.journal, exc)
-            return
+            return False
         ok = row.status == "ok"
         if ok:
             self.summary.ok += 1
@@ -294,6 +304,7 @@ class _Run:
         self.progress.record(ok)
         if self.recorder.rows_since_checkpoint >= CHECKPOINT_ROWS and self.write_error is None:
             self.checkpoint()
+        return ok
 
     def _abort(self, exc: FatalApiError) -> None:
         if self.summary.aborted:
