@@ -38,7 +38,7 @@ from pipeline.store.table import iter_table
 from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
 #: The columns of a planned row that the workers read (``_expected`` is made from the
-#: integrity columns, when the manifest has them).
+#: integrity columns, ``mirrors`` and the headers from theirs, when the manifest has them).
 TODO_COLUMNS: Final = (
     "id",
     "url",
@@ -48,11 +48,15 @@ TODO_COLUMNS: Final = (
     "_key",
     "_row",
     "_expected",
+    "mirrors",
+    HEADERS,
 )
 #: The integrity columns, in the order :func:`~pipeline.checksums.expected_of` takes them.
 _INTEGRITY: Final = ("size", "md5", "sha256")
 #: Where else a relay may fetch a row's bytes, and with which headers (aria2's options).
 _ROUTES: Final = ("mirrors", HEADERS)
+#: The columns read as they are; the others are made from the manifest's columns.
+_READ: Final = TODO_COLUMNS[:-3]
 
 #: The columns every manifest batch starts with; the rest are the manifest's extras.
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
@@ -154,13 +158,13 @@ def _planned(picked: pl.DataFrame) -> Iterator[PlannedRow]:
     common case stays one ``_make`` a row)."""
     if not any(name in picked.columns for name in (*_INTEGRITY, *_ROUTES)):
         nothing = [pl.lit(None).alias(name) for name in ("_expected", *_ROUTES)]
-        yield from map(PlannedRow._make, picked.select(*TODO_COLUMNS[:-1], *nothing).iter_rows())
+        yield from map(PlannedRow._make, picked.select(*_READ, *nothing).iter_rows())
         return
     present = [
         pl.col(name) if name in picked.columns else pl.lit(None, pl.String).alias(name)
         for name in (*_INTEGRITY, *_ROUTES)
     ]
-    chosen = picked.select(*TODO_COLUMNS[:-1], *present).iter_rows()
+    chosen = picked.select(*_READ, *present).iter_rows()
     for *planned, size, md5, sha256, mirrors, headers in chosen:
         yield PlannedRow._make(
             (

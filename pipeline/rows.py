@@ -27,8 +27,7 @@ class PlannedRow(NamedTuple):
     its bytes should be (``expected``: only when the manifest gives ``size``, ``md5`` or
     ``sha256`` for it; None costs nothing), and where else a relay may fetch them.
 
-    The fields are :data:`pipeline.plan.TODO_COLUMNS`, in order, then ``mirrors`` and
-    ``headers``.
+    The fields are :data:`pipeline.plan.TODO_COLUMNS`, in order.
     """
 
     id: str

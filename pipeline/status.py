@@ -56,8 +56,8 @@ class StatusReport:
         pairs += [("expiring 24h", self.expiring_24h), ("expired", self.expired)]
         if self.next_expiry:
             pairs.append(("next expiry", f"{self.next_expiry:%Y-%m-%d %H:%M:%S} UTC"))
-        # the names' column is as wide as the longest name (an error kind can be long), plus two
-        width = max(len(name) for name, _ in pairs) + 2
+        # the names' column is 14 wide, wider when a name (an error kind can be long) needs it
+        width = max(14, *(len(name) + 1 for name, _ in pairs))
         return "\n".join(f"{name:<{width}}{value}" for name, value in pairs)
 
 
