@@ -259,8 +259,9 @@ class _Run:
                         attempts=1,
                         error=ServerError(f"internal error: {type(exc).__name__}: {exc}"),
                     )
-                if self._record(row) and row.method == "url":
-                    self._count_unchecked(job)
+                ok = self._record(row)
+                if row.method == "url":
+                    self._count_unchecked(job, ok)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -277,9 +278,10 @@ class _Run:
                 with contextlib.suppress(asyncio.CancelledError):
                     await checkpoints
 
-    def _count_unchecked(self, job: PlannedRow) -> None:
-        """A URL upload that went ok: what of the row ferry could not do (bytes it never saw)."""
-        if has_hash(job.expected):
+    def _count_unchecked(self, job: PlannedRow, ok: bool) -> None:
+        """What ferry could not do for a URL upload: check the hashes of an ``ok`` row (ferry
+        never saw its bytes), send a row's own headers (the API fetched the source)."""
+        if ok and has_hash(job.expected):
             self.summary.unchecked_hashes += 1
         if job.headers:
             self.summary.unsent_headers += 1

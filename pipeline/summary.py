@@ -33,8 +33,8 @@ class RunSummary:
     #: ``ok`` rows whose ``md5``/``sha256`` could not be checked: URL uploads, whose bytes the
     #: API fetched without passing through ferry.
     unchecked_hashes: int = 0
-    #: ``ok`` rows sent as URL uploads whose own request headers (aria2's ``header=``) only a
-    #: relay sends.
+    #: Rows sent as URL uploads whose own request headers (aria2's ``header=``) only a relay
+    #: sends.
     unsent_headers: int = 0
     #: Wall-clock start (epoch seconds): metrics written mid-run report the duration so far.
     started_at: float = field(default_factory=time.time)
