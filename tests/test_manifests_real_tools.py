@@ -37,6 +37,7 @@ FILES = {
     "qux/baz.json": b'{"baz": 2}\n',
 }
 TOOL_TIMEOUT = 60
+QUIET = ("--console-log-level=error", "--summary-interval=0", "--show-console-readout=false")
 
 
 def need(tool: str) -> str:
@@ -140,8 +141,7 @@ def test_aria2_input_file_as_documented(
     out = tmp_path / "aria2"
     out.mkdir()
     tool = subprocess.run(
-        [aria2c, "--no-conf", "-i", str(manifest), "-d", str(out), "--max-tries=1"]
-        + ["--console-log-level=error", "--summary-interval=0", "--show-console-readout=false"],
+        [aria2c, "--no-conf", "-i", str(manifest), "-d", str(out), "--max-tries=1", *QUIET],
         cwd=out,  # aria2c takes a relative dir= from where it runs, as ferry from --upload-path
         capture_output=True,
         timeout=TOOL_TIMEOUT,
@@ -264,8 +264,7 @@ def test_url_list_with_commas_on_stdin(
     out.mkdir()
     before = dict(src.app[SOURCE_STATS].requests)
     tool = subprocess.run(
-        [wget, "-q", "--no-config", "-e", "robots=off", "-t", "1", "-T", "10", "-P", str(out)]
-        + ["-i", "-"],
+        [wget, "-q", "--no-config", "-t", "1", "-T", "10", "-P", str(out), "-i", "-"],
         input=data,
         capture_output=True,
         timeout=TOOL_TIMEOUT,
@@ -290,8 +289,7 @@ def test_bare_file_names_from_ls(api: BackgroundServer, tmp_path: Path) -> None:
     listing = subprocess.run(["ls"], cwd=folder, capture_output=True, check=True).stdout
     table = tmp_path / "x.parquet"
     done = subprocess.run(
-        [sys.executable, "-m", "jobs", "run", "-", "--base-url", api.base_url]
-        + ["--results", str(table)],
+        [sys.executable, "-m", "jobs", "run", "-", "--base-url", api.base_url, "--results", table],
         input=listing,
         cwd=folder,
         env={**os.environ, "KIE_API_KEY": API_KEY},
