@@ -210,3 +210,12 @@ def test_status_aligns_long_kinds() -> None:
     starts = {len(line) - len(line.split()[-1]) for line in lines}
     assert len(starts) == 1, lines  # every value starts in the same column
     assert "  checksum_mismatch 10" in lines
+
+
+def test_a_list_saved_as_txt_may_be_any_format(tmp_path: Path) -> None:
+    parquet = tmp_path / "export.txt"
+    pl.DataFrame({"url": [URL], "file_name": ["a.jpg"]}).write_parquet(parquet)
+    assert read_manifest(parquet).frame.select("url", "file_name").rows() == [(URL, "a.jpg")]
+    jsonl = tmp_path / "export.list"
+    jsonl.write_text(f'{{"url": "{URL}", "size": 12.0}}\n')
+    assert read_manifest(jsonl).frame.select("url", "size").rows() == [(URL, 12)]

@@ -98,6 +98,7 @@ class Input:
     def seekable_file(self) -> IO[bytes]:
         """The (decompressed) bytes as a seekable file, for Parquet."""
         if self.file is not None and not self.gz:
+            self.file.seek(0)  # its first bytes may have been read to tell the format
             return self.file
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, closed with it
         try:
