@@ -158,8 +158,8 @@ def section(figures: dict[str, Any]) -> list[str]:
         "JSON Lines take their columns from every line in two passes: the price is the first "
         "pass, one more parse of every block (the `parsed once` row); memory stays that of a "
         "block and a batch, and standard input is spooled to a temporary file rather than "
-        "held. A plain URL list's first pass is one scan of the bytes; an aria2 file's is a "
-        "classification of every line, so it costs about twice its second pass.",
+        "held. A plain URL list's first pass is one scan of the bytes; an aria2 file's first "
+        "pass classifies every line, as its second pass does.",
         "",
     ]
     return lines
