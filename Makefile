@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: venv demo test check lint browser bench run rerun-failed status serve clean
+.PHONY: venv demo test check lint browser tools bench run rerun-failed status serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ lint: venv
 browser:
 	bash scripts/ensure-browser
 
-test: lint browser
+# Debian's aria2 and wget: the tests check that the tools accept the lists ferry reads.
+tools:
+	bash scripts/ensure-tools
+
+test: lint browser tools
 	$(BIN)/pytest --cov=pipeline --cov=fileapi --cov=jobs --cov-report=term:skip-covered
 
 check: test

@@ -19,7 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import final_write, journal, memory, overhead, report, scale, startup, throughput
+from benchmarks import (
+    final_write,
+    journal,
+    manifests,
+    memory,
+    overhead,
+    report,
+    scale,
+    startup,
+    throughput,
+)
 from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine, own_peak_rss_bytes
 
 MIB = 1024 * 1024
@@ -43,6 +53,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "scale": scale.run,
     "journal": journal.run,
     "final_write": final_write.run,
+    "manifests": manifests.run,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import final_write, journal, scale, startup
+from benchmarks import final_write, journal, manifests, scale, startup
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -558,6 +558,7 @@ SECTIONS = {
     "startup": startup.section,
     "scale": scale.section,
     "journal": journal.section,
+    "manifests": manifests.section,
     "final_write": final_write.section,
 }
 

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
     "manifest_format",
     type=click.Choice(FORMATS),
     help="Read MANIFEST as this format, whatever its extension (default: by extension; "
-    "sniffed for -).",
+    "told by content for -, .txt, .urls and .list).",
 )
 @click.option(
     "--delimiter",
@@ -184,7 +184,7 @@ def run(
       ferry run report.csv --delimiter ';'          # CSV; the delimiter is sniffed otherwise
       ferry run products.csv --column url=image_url --column file_name=sku
       ferry run transfer.tsv                        # TSV, or a TsvHttpData-1.0 list
-      ferry run urls.txt                            # one URL per line, # comments
+      ferry run urls.txt                            # one URL per line; aria2c -i files too
       ferry run export.jsonl.gz                     # JSON Lines (also .ndjson), gzipped
       ferry run photos.parquet
       psql -Atc 'select url from photos' | ferry run - --results photos.results.parquet

@@ -44,6 +44,11 @@ def expected_of(size: object, md5: object, sha256: object) -> Expected | None:
     )
 
 
+def has_hash(expected: Expected | None) -> bool:
+    """True when the row expects an MD5 or SHA-256 (which only its bytes can tell)."""
+    return expected is not None and (expected.md5 is not None or expected.sha256 is not None)
+
+
 def md5_bytes(text: str) -> bytes | None:
     """The 16 bytes an MD5 text names (hex or Base64), or None when it is neither."""
     try:

@@ -26,6 +26,7 @@ from typing import Final
 import polars as pl
 
 from pipeline.checksums import expected_of
+from pipeline.manifest.columns import HEADERS
 from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.manifest.rules import Violation, clash, drop_identical, duplicate_id
 from pipeline.partitions import SpilledPartitions
@@ -36,7 +37,7 @@ from pipeline.store import Base, ManifestChunks
 from pipeline.summary import PLAN_CATEGORIES as CATEGORIES
 
 #: The columns of a planned row that the workers read (``_expected`` is made from the
-#: integrity columns, when the manifest has them).
+#: integrity columns, ``mirrors`` and the headers from theirs, when the manifest has them).
 TODO_COLUMNS: Final = (
     "id",
     "url",
@@ -46,7 +47,13 @@ TODO_COLUMNS: Final = (
     "_key",
     "_row",
     "_expected",
+    "mirrors",
+    HEADERS,
 )
+#: Where else a relay may fetch a row's bytes, and with which headers (aria2's options).
+_ROUTES: Final = ("mirrors", HEADERS)
+#: The columns read as they are; the others are made from the manifest's columns.
+_READ: Final = TODO_COLUMNS[:-3]
 
 #: The columns every manifest batch starts with; the rest are the manifest's extras.
 _FRAME_COLUMNS: Final = frozenset({"id", "url", "upload_path", "file_name", "_row", "_invalid"})
@@ -143,17 +150,32 @@ class Plan:
 
 def _planned(picked: pl.DataFrame) -> Iterator[PlannedRow]:
     """The planned rows of ``picked``; an :class:`~pipeline.checksums.Expected` is made only
-    when the manifest has integrity columns (the common case stays one ``_make`` a row)."""
-    if not any(name in picked.columns for name in INTEGRITY_FIELDS):
-        nothing = pl.lit(None).alias("_expected")
-        yield from map(PlannedRow._make, picked.select(*TODO_COLUMNS[:-1], nothing).iter_rows())
+    when the manifest has integrity columns, mirrors and headers only when it has them (the
+    common case stays one ``_make`` a row)."""
+    if not any(name in picked.columns for name in (*INTEGRITY_FIELDS, *_ROUTES)):
+        nothing = [pl.lit(None).alias(name) for name in ("_expected", *_ROUTES)]
+        yield from map(PlannedRow._make, picked.select(*_READ, *nothing).iter_rows())
         return
     present = [
-        pl.col(name) if name in picked.columns else pl.lit(None).alias(name)
-        for name in INTEGRITY_FIELDS
+        pl.col(name) if name in picked.columns else pl.lit(None, pl.String).alias(name)
+        for name in (*INTEGRITY_FIELDS, *_ROUTES)
     ]
-    for *planned, size, md5, sha256 in picked.select(*TODO_COLUMNS[:-1], *present).iter_rows():
-        yield PlannedRow._make((*planned, expected_of(size, md5, sha256)))
+    chosen = picked.select(*_READ, *present).iter_rows()
+    for *planned, size, md5, sha256, mirrors, headers in chosen:
+        yield PlannedRow._make(
+            (
+                *planned,
+                expected_of(size, md5, sha256),
+                tuple(mirrors.split()) if mirrors else None,
+                _headers(headers) if headers else None,
+            )
+        )
+
+
+def _headers(lines: str) -> tuple[tuple[str, str], ...]:
+    """aria2's ``header=`` lines (``Name: value``, one a line) as (name, value) pairs."""
+    pairs = (line.partition(":") for line in lines.splitlines())
+    return tuple((name.strip(), value.strip()) for name, _, value in pairs)
 
 
 def in_shard(ids: pl.Series, shard: Shard) -> pl.Series:
@@ -200,7 +222,9 @@ def make_plan(
                 if options.shard is not None:
                     batch = batch.filter(in_shard(batch["id"], options.shard))
                 if chunks is not None:
-                    chunks.append(batch, [c for c in batch.columns if c not in _FRAME_COLUMNS])
+                    # a row's headers are kept for its relay, never for the result table
+                    extras = [c for c in batch.columns if c not in _FRAME_COLUMNS and c != HEADERS]
+                    chunks.append(batch, extras)
                 identities.add(batch.select("id", "_row", same), pl.col("id").hash())
                 aimed = batch.filter(
                     pl.col("file_name").is_not_null() & pl.col("_invalid").is_null()

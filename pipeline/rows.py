@@ -25,7 +25,7 @@ class PlannedRow(NamedTuple):
     """One row to upload: its identity, source, target, for a bad row why it cannot go, and its
     place (``key`` in the table, ``row`` of the manifest; see :mod:`pipeline.store`), and what
     its bytes should be (``expected``: only when the manifest gives ``size``, ``md5`` or
-    ``sha256`` for it; None costs nothing).
+    ``sha256`` for it; None costs nothing), and where else a relay may fetch them.
 
     The fields are :data:`pipeline.plan.TODO_COLUMNS`, in order.
     """
@@ -38,6 +38,10 @@ class PlannedRow(NamedTuple):
     key: int | None
     row: int | None
     expected: Expected | None = None
+    #: Further URLs of the same file (aria2's mirrors), tried in turn by a relay.
+    mirrors: tuple[str, ...] | None = None
+    #: The row's own request headers for a relay (aria2's ``header=`` lines): never logged.
+    headers: tuple[tuple[str, str], ...] | None = None
 
 
 class ResultRow(NamedTuple):

@@ -16,6 +16,7 @@ from typing import TextIO
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.checksums import has_hash
 from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import FatalApiError, InternalError, TableWriteError
@@ -221,7 +222,9 @@ class _Run:
                     return
                 except Exception as exc:  # a bug in ferry: the row fails loudly, the run goes on
                     row = self._internal_error(job, exc)
-                self._record(row)
+                ok = self._record(row)
+                if row.method == "url":
+                    self._count_unchecked(job, ok)
 
             self.progress.start()
             checkpoints = asyncio.create_task(self._checkpoints())
@@ -255,14 +258,23 @@ class _Run:
             self.crash = task.exception()
             self.signal.stop()
 
-    def _record(self, row: ResultRow) -> None:
+    def _count_unchecked(self, job: PlannedRow, ok: bool) -> None:
+        """What ferry could not do for a URL upload: check the hashes of an ``ok`` row (ferry
+        never saw its bytes), send a row's own headers (the API fetched the source)."""
+        if ok and has_hash(job.expected):
+            self.summary.unchecked_hashes += 1
+        if job.headers:
+            self.summary.unsent_headers += 1
+
+    def _record(self, row: ResultRow) -> bool:
+        """Journal ``row`` and count it; True when it was an ``ok`` row."""
         if self.write_error is not None:
-            return  # the journal failed: this row is not recorded, so it is not counted either
+            return False  # the journal failed: this row is not recorded, nor counted
         try:
             checkpoint_due = self.recorder.append(row.to_journal())
         except TableWriteError as exc:  # disk full: stop, and count only the rows on disk
             self._failed_write(exc)
-            return
+            return False
         ok = row.status == "ok"
         if ok:
             self.summary.ok += 1
@@ -273,6 +285,7 @@ class _Run:
         self.progress.record(ok)
         if checkpoint_due:
             self.checkpoint()
+        return ok
 
     def _abort(self, exc: FatalApiError) -> None:
         if self.summary.aborted:

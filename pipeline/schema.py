@@ -16,6 +16,8 @@ MANIFEST_ALIASES: dict[str, tuple[str, ...]] = {
     "size": ("size",),
     "md5": ("md5",),
     "sha256": ("sha256",),
+    # Further URLs of the same file (aria2's TAB-separated mirrors), tried by a relay in turn.
+    "mirrors": ("mirrors",),
 }
 
 #: The result table's columns, in order, with their Arrow types.

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -261,15 +261,51 @@ class Sources:
 
     @contextlib.asynccontextmanager
     async def open(
-        self, url: str, file_name: str | None, expected: Expected | None = None
+        self,
+        url: str,
+        file_name: str | None,
+        expected: Expected | None = None,
+        *,
+        mirrors: Sequence[str] = (),
+        headers: Sequence[tuple[str, str]] = (),
     ) -> AsyncIterator[SourceBody]:
         """The bytes of a local or remote source, open until the block ends; with ``expected``
-        they are measured on their way (ask ``body.tap.check()`` once they have gone)."""
+        they are measured on their way (ask ``body.tap.check()`` once they have gone).
+
+        A remote source that cannot be opened is followed by its ``mirrors``, in turn, until
+        one answers; ``headers`` (the row's own) go with every request, after ``--source-header``.
+        """
         if is_local(url):
             with open_local(local_path(url, self.base_dir), file_name, expected) as body:
                 yield body
             return
-        async with download(
-            self.session, url, file_name, headers=self.headers, expected=expected
-        ) as body:
+        request = {**self.headers, **dict(headers)}
+        failures: list[SourceError] = []
+        async with contextlib.AsyncExitStack() as stack:
+            for candidate in (url, *mirrors):
+                opening = download(
+                    self.session, candidate, file_name, headers=request, expected=expected
+                )
+                try:
+                    body = await stack.enter_async_context(opening)
+                except SourceError as exc:
+                    failures.append(exc)
+                    continue
+                break
+            else:
+                raise _all_failed(failures)
             yield body
+
+
+def _all_failed(failures: list[SourceError]) -> SourceError:
+    """The error of a source whose mirrors failed too: retryable when any failure was."""
+    first = failures[0]
+    if len(failures) == 1:
+        return first
+    message = f"{first}; mirrors: {'; '.join(str(exc) for exc in failures[1:])}"
+    again = [exc for exc in failures if exc.retryable]
+    if again:
+        return SourceUnavailableError(
+            message, http_status=again[0].http_status, retry_after=again[0].retry_after
+        )
+    return SourceError(message, http_status=first.http_status)

@@ -49,16 +49,16 @@ class StatusReport:
 
     def text(self) -> str:
         """The table a person reads."""
-        lines = [f"tables        {len(self.tables)}", f"rows          {self.total}"]
-        lines.append(f"ok            {self.ok}")
-        lines.append(f"failed        {self.failed}")
-        for kind, count in self.error_kinds.most_common():
-            lines.append(f"  {kind:<12}{count}")
-        lines.append(f"expiring 24h  {self.expiring_24h}")
-        lines.append(f"expired       {self.expired}")
+        pairs: list[tuple[str, object]] = [("tables", len(self.tables)), ("rows", self.total)]
+        pairs.append(("ok", self.ok))
+        pairs.append(("failed", self.failed))
+        pairs += [(f"  {kind}", count) for kind, count in self.error_kinds.most_common()]
+        pairs += [("expiring 24h", self.expiring_24h), ("expired", self.expired)]
         if self.next_expiry:
-            lines.append(f"next expiry   {self.next_expiry:%Y-%m-%d %H:%M:%S} UTC")
-        return "\n".join(lines)
+            pairs.append(("next expiry", f"{self.next_expiry:%Y-%m-%d %H:%M:%S} UTC"))
+        # the names' column is 14 wide, wider when a name (an error kind can be long) needs it
+        width = max(14, *(len(name) + 1 for name, _ in pairs))
+        return "\n".join(f"{name:<{width}}{value}" for name, value in pairs)
 
 
 def expand_tables(patterns: list[str]) -> list[Path]:

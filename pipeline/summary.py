@@ -30,6 +30,12 @@ class RunSummary:
     aborted_message: str | None = None
     interrupted: bool = False
     dry_run: bool = False
+    #: ``ok`` rows whose ``md5``/``sha256`` could not be checked: URL uploads, whose bytes the
+    #: API fetched without passing through ferry.
+    unchecked_hashes: int = 0
+    #: Rows sent as URL uploads whose own request headers (aria2's ``header=``) only a relay
+    #: sends.
+    unsent_headers: int = 0
     #: Wall-clock start (epoch seconds): metrics written mid-run report the duration so far.
     started_at: float = field(default_factory=time.time)
 
@@ -82,6 +88,7 @@ class RunSummary:
             "rows_per_second": round(self.rows_per_second, 2),
             "aborted": self.aborted,
             "interrupted": self.interrupted,
+            "unchecked_hashes": self.unchecked_hashes,
             "exit_code": int(self.exit_code),
         }
 
@@ -97,12 +104,27 @@ class RunSummary:
             lines.append(f"ferry: errors by kind: {kinds}")
             for message, count in self.top_errors.most_common(3):
                 lines.append(f"ferry:   {count} x {message}")
+        if self.unchecked_hashes:
+            lines.append(
+                f"ferry: md5/sha256 of {_rows(self.unchecked_hashes)} not checked: URL uploads, "
+                "whose bytes the API fetched without ferry seeing them; check them with "
+                "--via relay, or afterwards with ferry verify --checksum"
+            )
+        if self.unsent_headers:
+            lines.append(
+                f"ferry: header= lines of {_rows(self.unsent_headers)} not sent: URL uploads "
+                "cannot send them; use --via relay (or auto) for sources that need them"
+            )
         if self.aborted:
             lines.append(f"ferry: aborted: {self.aborted_message}")
         if self.interrupted:
             lines.append("ferry: interrupted: finished rows were kept; run again to continue")
         lines.append(f"ferry: results: {self.results}")
         return "\n".join(lines)
+
+
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count} rows"
 
 
 @dataclass(frozen=True)

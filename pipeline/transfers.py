@@ -61,7 +61,9 @@ class Transfers:
             uploaded = await client.upload_url(url, job.upload_path, job.file_name)
             size_mismatch(expected, uploaded.file_size, note=" (the API's fileSize)")
             return uploaded
-        async with self.sources.open(url, job.file_name, expected) as body:
+        async with self.sources.open(
+            url, job.file_name, expected, mirrors=job.mirrors or (), headers=job.headers or ()
+        ) as body:
             try:
                 uploaded = await client.upload_stream(
                     body.chunks,

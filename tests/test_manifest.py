@@ -422,7 +422,12 @@ INVALID = [
     ("https://e.com/a", "..", "", "invalid upload_path '..': '..' segment"),
     ("https://e.com/a", "a\\b", "", "invalid upload_path 'a\\b': backslash"),
     ("https://e.com/a", "a\x07b", "", "invalid upload_path: control characters"),
-    ("https://e.com/a", "", "a/b.jpg", "invalid file_name 'a/b.jpg': a path separator"),
+    ("https://e.com/a", "", "a/b.jpg", None),  # rclone's dir/name: "a" goes to upload_path
+    ("https://e.com/a", "", "/a/b.jpg", "invalid file_name '/a/b.jpg': an absolute path"),
+    ("https://e.com/a", "", "a/../b.jpg", "invalid file_name 'a/../b.jpg': '..' segment"),
+    ("https://e.com/a", "", "../b.jpg", "invalid file_name '../b.jpg': '..' segment"),
+    ("https://e.com/a", "", "a/./b.jpg", "invalid file_name 'a/./b.jpg': an empty or '.'"),
+    ("https://e.com/a", "", "a/", "invalid file_name 'a/': an empty or '.'"),
     ("https://e.com/a", "", "a\\b.jpg", "invalid file_name 'a\\b.jpg': a path separator"),
     ("https://e.com/a", "", "..", "invalid file_name '..'"),
     ("https://e.com/a", "", "a\x1bb", "invalid file_name: control characters"),

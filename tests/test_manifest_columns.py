@@ -110,7 +110,22 @@ def test_integrity_columns_from_parquet_and_by_mapping(tmp_path: Path) -> None:
     ]
 
 
-def test_a_float_size_column_is_a_bad_manifest(tmp_path: Path) -> None:
-    frame = pl.DataFrame({"url": ["https://e.com/1"], "size": [1.5]})
-    with pytest.raises(ManifestError, match="column 'size': expected text or integer, found f64"):
+def test_a_float_size_column_takes_whole_numbers(tmp_path: Path) -> None:
+    """pandas writes an integer column with a gap as floats (12.0): whole ones are sizes."""
+    frame = pl.DataFrame(
+        {"url": [f"https://e.com/{n}" for n in range(5)], "size": [12.0, 1e3, 1.5, None, -1.0]}
+    )
+    manifest = read_manifest(write(tmp_path / "m.parquet", parquet_bytes(frame)))
+    assert manifest.frame.select("size", "_invalid").rows() == [
+        (12, None),
+        (1000, None),
+        (None, "invalid size '1.5': not a whole number of bytes"),
+        (None, None),
+        (-1, "invalid size '-1.0': not a whole number of bytes"),
+    ]
+
+
+def test_a_bool_size_column_is_a_bad_manifest(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"url": ["https://e.com/1"], "size": [True]})
+    with pytest.raises(ManifestError, match="column 'size': expected text or integer, found bool"):
         read_manifest(write(tmp_path / "m.parquet", parquet_bytes(frame)))

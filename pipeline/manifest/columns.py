@@ -22,10 +22,16 @@ from pipeline.schema import MANIFEST_ALIASES, OUTPUT_ONLY_COLUMNS
 
 #: A column of every raw frame: the 1-based data row. Reserved, like the frame's own columns.
 ROW: Final = "__ferry_row__"
-RESERVED: Final = frozenset({"_row", "_invalid", ROW})
+#: aria2's ``header=`` lines of a row (one ``Name: value`` a line): carried to the planner for
+#: the relay's request, after the extra columns, and never to the result table or a log.
+HEADERS: Final = "_headers"
+RESERVED: Final = frozenset({"_row", "_invalid", ROW, HEADERS})
+#: Fields carried to the result table as extra columns, under these names.
+CARRIED_FIELDS: Final = (*INTEGRITY_FIELDS, "mirrors")
 
 #: How people write the url column's names, for messages.
 URL_SPELLINGS: Final = "url, source_url, fileUrl"
+_URL_ALIASES: Final = frozenset(MANIFEST_ALIASES["url"])
 
 _ALIAS_TO_FIELD: Final = {
     alias: field for field, aliases in MANIFEST_ALIASES.items() for alias in aliases
@@ -39,6 +45,8 @@ class ColumnMap:
 
     fields: Mapping[str, str]
     extras: tuple[tuple[str, str], ...]
+    #: Columns the normalised frame carries after the extras, never to the result table.
+    hidden: tuple[str, ...] = ()
 
     @property
     def extra_columns(self) -> tuple[str, ...]:
@@ -96,8 +104,9 @@ def map_columns(
         mapped[name] = asked
     fields: dict[str, str] = {}
     extras: list[tuple[str, str]] = []
+    hidden = tuple(name for name in names if name == HEADERS)
     for name in names:
-        if name in OUTPUT_ONLY_COLUMNS and name not in mapped:
+        if (name in OUTPUT_ONLY_COLUMNS and name not in mapped) or name in hidden:
             continue
         field: str | None = mapped.get(name) or _ALIAS_TO_FIELD.get(canonical(name))
         if field is None:
@@ -110,19 +119,24 @@ def map_columns(
             )
         else:
             fields[field] = name
-            if field in INTEGRITY_FIELDS:
+            if field in CARRIED_FIELDS:
                 extras.append((name, field))
     if "url" not in fields:
         raise ManifestError(label, _no_url_message(names, delimiter_hint))
     clash = {out for _, out in extras} & {"id", "url", "upload_path", "file_name"}
     if clash:  # only reachable through an output column such as "status"; kept as a guard
         raise ManifestError(label, f"column {quote(sorted(clash)[0])} is taken twice")
-    return ColumnMap(fields=fields, extras=tuple(extras))
+    return ColumnMap(fields=fields, extras=tuple(extras), hidden=hidden)
 
 
 def _no_url_message(names: Sequence[str], delimiter_hint: str | None) -> str:
     found = ", ".join(show(name) for name in names)
     message = f"no url column (expected one of: {URL_SPELLINGS}); found: {found}"
+    if any(canonical(name.strip(' "')) in _URL_ALIASES and '"' in name for name in names):
+        return message + (
+            "; the names hold double quotes, which were read as part of them: quote each "
+            'whole cell ("url") or none'
+        )
     if len(names) == 1 and delimiter_hint is not None:
         for delimiter, shown in ((",", "','"), (";", "';'"), ("\t", "a tab"), ("|", "'|'")):
             if delimiter != delimiter_hint and delimiter in names[0]:
@@ -132,16 +146,20 @@ def _no_url_message(names: Sequence[str], delimiter_hint: str | None) -> str:
 
 def check_types(label: str, columns: ColumnMap, schema: Mapping[str, pl.DataType]) -> None:
     """Refuse a known column whose type cannot hold its values (Parquet, JSON Lines)."""
-    for field in ("url", "upload_path", "file_name", "id", "md5", "sha256", "size"):
+    for field in ("url", "upload_path", "file_name", "id", "md5", "sha256", "size", "mirrors"):
         name = columns.fields.get(field)
         if name is None:
             continue
         dtype = schema[name]
         if isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Null):
             continue
-        if field in ("id", "size") and dtype.is_integer():
+        if field == "mirrors" and dtype in (pl.List(pl.String), pl.List(pl.Null)):
             continue
-        expected = "text or integer" if field in ("id", "size") else "text"
+        if field in ("id", "size") and dtype.is_numeric():
+            continue  # whole floats (pandas' 12.0) count; the rest fail their rows
+        expected = {"id": "text or integer", "size": "text or integer"}.get(field, "text")
+        if field == "mirrors":
+            expected = "text or a list of text"
         raise ManifestError(
             label, f"expected {expected}, found {dtype_name(dtype)}", column=show(name)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
 import shutil
 import stat
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from pipeline.errors import ManifestError
+from pipeline.logs import fields
 from pipeline.manifest.messages import quote
 from pipeline.manifest.options import (
     KNOWN_EXTENSIONS,
@@ -33,6 +35,8 @@ from pipeline.manifest.options import (
 )
 from pipeline.manifest.sniff import SNIFF_BYTES, sniff_format
 from pipeline.manifest.textio import GZIP_ERRORS, GZIP_MAGIC, gzip_error
+
+log = logging.getLogger(__name__)
 
 
 class ByteStream(Protocol):
@@ -53,6 +57,35 @@ class Input:
     stream: ByteStream
     gz: bool
     file: IO[bytes] | None = None
+    #: Say on stderr what is worth saying about the input (an ambiguous guess of its format,
+    #: options ignored): true the first time a manifest is opened, false when it is read again.
+    announce: bool = True
+    #: How the format was guessed, when the guess could have gone another way.
+    note: str | None = None
+    _spool: IO[bytes] | None = None
+
+    def keep_for_second_pass(self) -> None:
+        """Make :meth:`rewind` possible: a stream is spooled to a temporary file as it is read
+        (memory stays flat); a local file is simply opened again."""
+        if self.file is None and self._spool is None:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self.stream = _Tee(self.stream, self._spool)
+
+    def rewind(self) -> None:
+        """Start reading again from the first byte (after :meth:`keep_for_second_pass`)."""
+        self.stream.close()
+        if self._spool is not None:
+            self._spool.seek(0)
+            self.stream, self.gz = _Prefixed(b"", self._spool), False
+            return
+        assert self.path is not None, "keep_for_second_pass() first"
+        if self.file is not None:
+            self.file.close()
+        try:
+            self.file = self.path.open("rb")
+        except OSError as exc:
+            raise _os_error(self.label, exc) from exc
+        self.stream = gzip.GzipFile(fileobj=self.file, mode="rb") if self.gz else self.file
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` decompressed bytes; ``b""`` at the end."""
@@ -66,6 +99,7 @@ class Input:
     def seekable_file(self) -> IO[bytes]:
         """The (decompressed) bytes as a seekable file, for Parquet."""
         if self.file is not None and not self.gz:
+            self.file.seek(0)  # its first bytes may have been read to tell the format
             return self.file
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller, closed with it
         try:
@@ -77,8 +111,32 @@ class Input:
         return spool
 
     def close(self) -> None:
-        """Close the underlying stream (never standard input itself)."""
+        """Close the underlying stream (never standard input itself) and any spool."""
         self.stream.close()
+        if self.file is not None:
+            self.file.close()  # a gzip stream leaves the file it reads open
+        if self._spool is not None:
+            self._spool.close()
+
+
+class _Tee(io.RawIOBase):
+    """``stream``, whose bytes are also written to ``copy`` as they are read."""
+
+    def __init__(self, stream: ByteStream, copy: IO[bytes]) -> None:
+        self._stream = stream
+        self._copy = copy
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._copy.write(data)
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
 
 
 class _Reader(io.RawIOBase):
@@ -95,20 +153,30 @@ class _Reader(io.RawIOBase):
 
 
 def open_input(
-    source: Path | str, options: ManifestOptions, *, opener: Callable[[str], ByteStream] | None
+    source: Path | str,
+    options: ManifestOptions,
+    *,
+    opener: Callable[[str], ByteStream] | None,
+    announce: bool = True,
 ) -> Input:
     """The :class:`Input` of a file path, ``-`` (standard input) or a remote URL.
 
-    ``opener`` opens a remote URL as a byte stream (``None``: remote sources are refused).
+    ``opener`` opens a remote URL as a byte stream (``None``: remote sources are refused);
+    ``announce``: say an ambiguous guess of the format on stderr (the first opening only).
     """
     if isinstance(source, str) and source == STDIN:
-        return _sniffed(STDIN, None, _stdin(), options, name=None)
-    if isinstance(source, str) and is_remote(source):
+        found = _sniffed(STDIN, None, _stdin(), options, name=None)
+    elif isinstance(source, str) and is_remote(source):
         if opener is None:  # pragma: no cover - open_manifest always passes one
             raise ManifestError(source, "remote manifests are not supported here")
         name = remote_name(source)
-        return _sniffed(source, None, _Prefixed(b"", opener(source)), options, name=name)
-    return _local(Path(source), options)
+        found = _sniffed(source, None, _Prefixed(b"", opener(source)), options, name=name)
+    else:
+        found = _local(Path(source), options)
+    found.announce = announce
+    if announce and found.note:
+        log.warning(found.note, extra=fields(manifest=found.label, format=found.format))
+    return found
 
 
 def _local(path: Path, options: ManifestOptions) -> Input:
@@ -137,7 +205,17 @@ def _local(path: Path, options: ManifestOptions) -> Input:
     except OSError as exc:
         raise _os_error(label, exc) from exc
     stream: ByteStream = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
-    return Input(label=label, path=path, format=fmt, stream=stream, gz=gz, file=raw)
+    found = Input(label=label, path=path, format=fmt, stream=stream, gz=gz, file=raw)
+    if fmt == "txt" and options.format is None:  # a list saved as .txt may be any format
+        found.stream = _Prefixed(b"", stream)
+        head = found.read(SNIFF_BYTES)
+        found.stream.unread(head)
+        found.format, found.note = _sniff(head, label, options)
+    return found
+
+
+def _sniff(head: bytes, label: str, options: ManifestOptions) -> tuple[Format, str | None]:
+    return sniff_format(head, label, url_column=options.columns.get("url"))
 
 
 def _sniffed(
@@ -156,8 +234,12 @@ def _sniffed(
         head = Input(label, path, "csv", unpacked, gz=True).read(SNIFF_BYTES)
         unpacked.unread(head)
         stream = unpacked
-    chosen = options.format or fmt or sniff_format(head)
-    return Input(label=label, path=path, format=chosen, stream=stream, gz=gz)
+    found = Input(
+        label=label, path=path, format=options.format or fmt or "txt", stream=stream, gz=gz
+    )
+    if options.format is None and fmt in (None, "txt"):
+        found.format, found.note = _sniff(head, label, options)
+    return found
 
 
 def _peek(raw: _Prefixed, label: str) -> bytes:

@@ -16,7 +16,15 @@ from pipeline.manifest.columns import ROW, ColumnMap, check_types
 from pipeline.manifest.identity import identities
 from pipeline.manifest.messages import show
 from pipeline.manifest.options import FRAME_COLUMNS, ManifestOptions
-from pipeline.manifest.validity import digest_column, size_column, with_invalid
+from pipeline.manifest.validity import (
+    digest_column,
+    float_id_column,
+    headers_check,
+    mirrors_column,
+    size_column,
+    split_folders,
+    with_invalid,
+)
 
 _PATH_ENDS = r"^[\s/]+|[\s/]+$"
 
@@ -35,38 +43,55 @@ def normalise(
     exprs: dict[str, pl.Expr] = {"url": pl.when(url != "").then(url)}
     if "upload_path" in fields:
         upload_path = text("upload_path").str.replace_all(_PATH_ENDS, "")
-        exprs["upload_path"] = (
+        upload_path = (
             pl.when(upload_path != "")
             .then(upload_path)
             .otherwise(pl.lit(options.default_upload_path))
         )
     else:
-        exprs["upload_path"] = pl.lit(options.default_upload_path, dtype=pl.String)
+        upload_path = pl.lit(options.default_upload_path, dtype=pl.String)
     if "file_name" in fields:
         file_name = text("file_name").str.strip_chars()
-        exprs["file_name"] = pl.when(file_name != "").then(file_name)
+        # rclone's "dir/name": the folders go under upload_path, the last part is the name
+        folders, last = split_folders(pl.when(file_name != "").then(file_name))
+        upload_path = (
+            pl.when(folders.is_null())
+            .then(upload_path)
+            .otherwise(pl.concat_str(upload_path, pl.lit("/"), folders))
+        )
+        exprs["file_name"] = last
     else:
         exprs["file_name"] = pl.lit(None, dtype=pl.String)
-    if "id" in fields:
-        exprs["id"] = text("id").str.strip_chars()
+    exprs["upload_path"] = upload_path
 
     reasons: list[pl.Expr] = []
+    if "id" in fields:
+        exprs["id"] = text("id").str.strip_chars()
+        if raw.schema[fields["id"]].is_float():  # pandas writes ids as floats past a gap
+            exprs["id"], reason = float_id_column(pl.col(fields["id"]))
+            reasons.append(reason.alias("__check_id__"))
+
     extras: list[pl.Expr] = []
     for name, out in columns.extras:
         if out == "size" and fields.get("size") == name:
             value, reason = size_column(pl.col(name), raw.schema[name])
         elif out in ("md5", "sha256") and fields.get(out) == name:
             value, reason = digest_column(out, pl.col(name))
+        elif out == "mirrors" and fields.get(out) == name:
+            value, reason = mirrors_column(pl.col(name), raw.schema[name])
         else:
             extras.append(pl.col(name).alias(out))
             continue
         extras.append(value.alias(out))
         reasons.append(reason.alias(f"__check_{out}__"))
 
+    for name in columns.hidden:  # aria2's header= lines
+        reasons.append(headers_check(pl.col(name)).alias(f"__check_{name}__"))
     frame = raw.select(
         pl.col(ROW).cast(pl.Int64).alias("_row"),
         *[expr.alias(name) for name, expr in exprs.items()],
         *extras,
+        *columns.hidden,
         *reasons,
     )
     if "id" in fields:
@@ -79,4 +104,4 @@ def normalise(
     # cast), so they come along as columns and join the row checks here.
     checks = [pl.col(name) for name in frame.columns if name.startswith("__check_")]
     frame = with_invalid(frame, options.accepted_schemes, checks)
-    return frame.select(*FRAME_COLUMNS, *columns.extra_columns)
+    return frame.select(*FRAME_COLUMNS, *columns.extra_columns, *columns.hidden)

@@ -145,8 +145,12 @@ def open_manifest(source: Path | str, *, options: ManifestOptions | None = None)
                 label=str(path), path=path, columns=None, raw=None, reopen=None, options=options
             )
 
+    opened = 0
+
     def read() -> RawTable:
-        inp = open_input(source, options, opener=open_remote)
+        nonlocal opened
+        opened += 1  # say what is worth saying about the input once, not on every reading
+        inp = open_input(source, options, opener=open_remote, announce=opened == 1)
         try:
             return _READERS[inp.format](inp, options)
         except BaseException:

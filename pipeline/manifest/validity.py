@@ -126,11 +126,19 @@ def row_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
         .then(pl.lit("invalid upload_path: empty"))
         .otherwise(_NO_REASON)
     )
+    # a file_name with folders had them moved to upload_path (:func:`split_folders`): one
+    # that still holds a "/" is one whose folders cannot be taken
     file_name_form = (
         pl.when(file_name.str.contains(_CONTROL))
         .then(pl.lit("invalid file_name: control characters"))
-        .when(file_name.str.contains(r"[/\\]"))
+        .when(file_name.str.contains("\\", literal=True))
         .then(pl.format("invalid file_name '{}': a path separator", file_name))
+        .when(file_name.str.starts_with("/"))
+        .then(pl.format("invalid file_name '{}': an absolute path", file_name))
+        .when(file_name.str.contains(_DOTDOT_SEGMENT))
+        .then(pl.format("invalid file_name '{}': '..' segment", file_name))
+        .when(file_name.str.contains("/", literal=True))
+        .then(pl.format("invalid file_name '{}': an empty or '.' folder or name", file_name))
         .when(file_name.is_in([".", ".."]))
         .then(pl.format("invalid file_name '{}'", file_name))
         .otherwise(_NO_REASON)
@@ -138,22 +146,115 @@ def row_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
     return [url_text, url_form, upload_path_form, file_name_form]
 
 
-def size_column(source: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """The ``size`` column as Int64, and its check: a whole, non-negative number of bytes."""
+#: A number written in decimal or scientific notation (``12``, ``12.0``, ``1e3``, ``1_000``).
+_NUMBER: Final = r"^\+?([0-9][0-9_]*\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_INTEGER: Final = r"^\+?[0-9][0-9_]*$"
+
+
+def whole_number(source: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """``source`` as Int64 where it is a whole number, and its value as text (null when empty).
+
+    Whole floats count (``12.0``, ``1e3``: what pandas writes for an integer column with a
+    missing value); other values are null, for the caller's check to name.
+    """
     if dtype.is_integer():
-        size = source.cast(pl.Int64)
-        shown = size.cast(pl.String)
+        value = source.cast(pl.Int64)
+        return value, value.cast(pl.String)
+    if dtype.is_float():
+        number = source.cast(pl.Float64)
+        shown = number.cast(pl.String)
+        exact = None
     else:
         shown = source.cast(pl.String).str.strip_chars()
         shown = pl.when(shown != "").then(shown)
-        size = shown.str.replace_all("_", "").cast(pl.Int64, strict=False)
-        size = pl.when(shown.str.contains(r"^\+?[0-9][0-9_]*$")).then(size)
+        digits = shown.str.replace_all("_", "")
+        exact = pl.when(shown.str.contains(_INTEGER)).then(digits.cast(pl.Int64, strict=False))
+        number = pl.when(shown.str.contains(_NUMBER)).then(digits.cast(pl.Float64, strict=False))
+    whole = number.is_finite() & (number.floor() == number)
+    value = pl.when(whole).then(number.cast(pl.Int64, strict=False))
+    return (value if exact is None else pl.coalesce(exact, value)), shown
+
+
+def size_column(source: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """The ``size`` column as Int64, and its check: a whole, non-negative number of bytes."""
+    size, shown = whole_number(source, dtype)
     reason = (
         pl.when(shown.is_not_null() & (size.is_null() | (size < 0)))
         .then(pl.format("invalid size '{}': not a whole number of bytes", shown.str.head(40)))
         .otherwise(_NO_REASON)
     )
     return size, reason
+
+
+def float_id_column(source: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """A float ``id`` column as text (``12.0`` is ``12``, as the same row in a CSV), and its
+    check: a whole number (a fraction is more likely a mangled id than a real one)."""
+    value, shown = whole_number(source, pl.Float64())
+    reason = (
+        pl.when(shown.is_not_null() & value.is_null())
+        .then(pl.format("invalid id '{}': not a whole number", shown.str.head(40)))
+        .otherwise(_NO_REASON)
+    )
+    return pl.coalesce(value.cast(pl.String), shown), reason
+
+
+def split_folders(file_name: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """``(folders, name)`` of a ``file_name`` like rclone's ``dir/name``: the folders (null
+    when there are none) go under ``upload_path``. A name whose folders cannot be taken (an
+    absolute path, ``..``, ``.`` or empty parts, a backslash) is left whole, for
+    :func:`row_checks` to refuse."""
+    name = file_name.str.replace_all("/{2,}", "/")
+    takes = (
+        name.str.contains(_FOLDERS)
+        & ~name.str.contains(_BAD_FOLDER)
+        & ~name.str.contains("\\", literal=True)
+    )
+    folders = pl.when(takes).then(name.str.extract(r"^(.*)/[^/]*$", 1))
+    last = pl.when(takes).then(name.str.extract(r"([^/]*)$", 1)).otherwise(file_name)
+    return folders, last
+
+
+def mirrors_column(source: pl.Expr, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+    """The ``mirrors`` column as one line of URLs separated by spaces (from text separated by
+    white space, or a list), and its check: every mirror an http(s) URL."""
+    listed = source if isinstance(dtype, pl.List) else source.cast(pl.String).str.split("\t")
+    text = listed.list.join(" ").str.strip_chars()
+    text = pl.when(text != "").then(text.str.replace_all(r"\s+", " "))
+    bad = (
+        text.str.split(" ")
+        .list.eval(pl.element().filter(~pl.element().str.contains(_MIRROR)))
+        .list.first()
+    )
+    reason = (
+        pl.when(bad.is_not_null())
+        .then(pl.format("invalid mirror '{}': not an http(s) URL", bad.str.head(80)))
+        .otherwise(_NO_REASON)
+    )
+    return text, reason
+
+
+def headers_check(source: pl.Expr) -> pl.Expr:
+    """The check of the hidden headers column: every line ``Name: value``. The message names
+    no value: a header may be a credential."""
+    bad = (
+        source.str.split("\n")
+        .list.eval(pl.element().filter(~pl.element().str.contains(_HEADER)))
+        .list.len()
+    )
+    return (
+        pl.when(source.is_not_null() & (bad > 0))
+        .then(pl.lit("invalid header= line: expected 'Name: value'"))
+        .otherwise(_NO_REASON)
+    )
+
+
+_MIRROR: Final = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\x00-\x20\x7F-\x9F]+$"
+_HEADER: Final = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0A-\x1F\x7F]*$"
+
+
+#: A relative path with at least one folder: ``a/b.jpg``, ``a/b/c.jpg``.
+_FOLDERS: Final = r"^[^/]+(/[^/]+)+$"
+_BAD_FOLDER: Final = r"(^|/)\.{1,2}(/|$)"
 
 
 def digest_column(field: str, source: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
