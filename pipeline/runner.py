@@ -32,6 +32,9 @@ from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.settings import RunSettings
 from pipeline.sources import Sources
 from pipeline.store import ManifestChunks, ResultStore, RunRecorder, check_results_path
+from pipeline.stores.needs import StoreNeeds
+from pipeline.stores.registry import Stores
+from pipeline.stores.signing import Signer
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.transport import make_session
@@ -70,10 +73,13 @@ def _expected_rows(path: Path | None) -> int | None:
 
 @contextlib.contextmanager
 def _manifest(
-    settings: RunSettings,
+    settings: RunSettings, stores: Stores, needs: StoreNeeds
 ) -> Iterator[tuple[Iterator[pl.DataFrame], Path, ManifestNames]]:
-    """The manifest's rows in batches, the folder local sources are relative to, its names."""
-    with open_manifest(settings.manifest, options=settings.manifest_options) as source:
+    """The manifest's rows in batches (the stores they use noted in ``needs``), the folder
+    local sources are relative to, its names."""
+    with open_manifest(
+        settings.manifest, options=settings.manifest_options, stores=stores
+    ) as source:
         base_dir = Path.cwd() if source.path is None else source.path
         if base_dir.is_file():
             base_dir = base_dir.parent
@@ -84,7 +90,7 @@ def _manifest(
             _expected_rows(source.path),
             hashed_ids=source.hashes_ids,
         )
-        yield source.batches(BATCH_ROWS), base_dir, names
+        yield needs.watch(source.batches(BATCH_ROWS)), base_dir, names
 
 
 def _options(settings: RunSettings) -> PlanOptions:
@@ -101,7 +107,11 @@ def plan_run(settings: RunSettings) -> RunSummary:
     """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
     store = ResultStore(settings.results)
     check_results_path(settings.results)
-    with _manifest(settings) as (batches, _, names), _scratch_folder(settings.results) as scratch:
+    stores, needs = _stores(settings), StoreNeeds()
+    with (
+        _manifest(settings, stores, needs) as (batches, _, names),
+        _scratch_folder(settings.results) as scratch,
+    ):
         if store.has_leftovers():  # plan against the table as a reader sees it
             folded = ResultStore(scratch / "folded.parquet")
             folded.write(store.read())
@@ -109,6 +119,7 @@ def plan_run(settings: RunSettings) -> RunSummary:
         else:
             store.read_header()
         plan = make_plan(batches, store, _options(settings), scratch=scratch, names=names)
+        needs.require(stores.environment, sign=settings.via != "relay")
     return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
 
 
@@ -136,7 +147,8 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
     check_results_path(settings.results)
-    with _manifest(settings) as (batches, base_dir, names), store.locked():
+    stores, needs = _stores(settings), StoreNeeds()
+    with _manifest(settings, stores, needs) as (batches, base_dir, names), store.locked():
         store.read_header()
         with _writes_to(store.files.table):
             recovered = store.recover()
@@ -149,15 +161,22 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         try:
             with _writes_to(store.files.plan):
                 plan = make_plan(batches, store, _options(settings), scratch=None, names=names)
+            # a store without credentials stops the run here, before any upload
+            needs.require(stores.environment, sign=settings.via != "relay")
         except BaseException:
             ManifestChunks(store.files.plan, [], []).remove()
             raise
         recorder = store.recorder(plan.base, plan.chunks)
         with _writes_to(store.files.checkpoints):
             recorder.open()
-        run = _Run(settings, plan, recorder, base_dir, out)
+        run = _Run(settings, plan, recorder, base_dir, out, stores)
         result: RunSummary = run_event_loop(run.execute())
         return result
+
+
+def _stores(settings: RunSettings) -> Stores:
+    """The run's object store clients (made on first use)."""
+    return Stores(settings.stores, read_timeout=settings.timeout)
 
 
 @contextlib.contextmanager
@@ -184,8 +203,10 @@ class _Run:
         recorder: RunRecorder,
         base_dir: Path,
         out: TextIO,
+        stores: Stores,
     ) -> None:
         self.settings = settings
+        self.stores = stores
         self.plan = plan
         self.out = out
         self.base_dir = base_dir
@@ -236,7 +257,9 @@ class _Run:
             uploader = RowUploader(
                 client=client,
                 transfers=Transfers(
-                    Sources(session, self.base_dir, settings.source_headers), settings.via
+                    Sources(session, self.base_dir, settings.source_headers, self.stores),
+                    settings.via,
+                    Signer(self.stores, settings.presign_expiry),
                 ),
                 run_id=self.summary.run_id,
                 retry=policy,

@@ -7,6 +7,9 @@ kind           source                        bytes
 ``local``      a path or ``file://`` URL     the file, streamed from an open handle
 ``remote``     ``http(s)://`` URL            fetched by the API (``--via url``), or
                                              downloaded here chunk by chunk (relay)
+``remote``     ``s3://``, ``gs://``, ``az://``  fetched by the API from a signed URL, or read
+                                             here with the store's credentials (relay:
+                                             :mod:`pipeline.stores.relay`)
 =============  ============================  ==============================================
 
 A row with expected ``size``/``md5``/``sha256`` gets a :class:`~pipeline.checksums.Digest` on its
@@ -30,7 +33,7 @@ import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -38,6 +41,9 @@ import aiohttp
 from pipeline.checksums import Digest, Expected, size_mismatch
 from pipeline.errors import SourceError, SourceUnavailableError, UploadError
 from pipeline.transport import retry_after, transport_errors
+
+if TYPE_CHECKING:
+    from pipeline.stores.registry import Stores
 
 SourceKind = Literal["data", "local", "remote"]
 
@@ -253,11 +259,12 @@ async def download(
 @dataclass(frozen=True)
 class Sources:
     """Opens the sources of one run: local paths below ``base_dir``, remote URLs on ``session``
-    with ``headers`` (``--source-header``)."""
+    with ``headers`` (``--source-header``), bucket objects through ``stores``."""
 
     session: aiohttp.ClientSession = field(repr=False)
     base_dir: Path = Path(".")
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    stores: Stores | None = field(default=None, repr=False)
 
     @contextlib.asynccontextmanager
     async def open(
@@ -267,6 +274,13 @@ class Sources:
         they are measured on their way (ask ``body.tap.check()`` once they have gone)."""
         if is_local(url):
             with open_local(local_path(url, self.base_dir), file_name, expected) as body:
+                yield body
+            return
+        uri = self.stores.resolve(url) if self.stores is not None else None
+        if uri is not None:
+            from pipeline.stores.relay import open_object
+
+            async with open_object(self.stores, uri, file_name, expected) as body:  # type: ignore[arg-type]
                 yield body
             return
         async with download(

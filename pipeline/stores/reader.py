@@ -1,0 +1,42 @@
+"""A remote manifest in a bucket, read as a byte stream (for :mod:`pipeline.manifest.remote`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.errors import ManifestError, PipelineError
+from pipeline.stores.registry import Stores, store_failure
+from pipeline.stores.uris import parse_store_uri
+
+
+def open_object_reader(url: str, stores: Stores | None = None) -> Any:
+    """A file-like reader of the object at ``url`` (buffered range reads); a missing object,
+    bucket or credential is a :class:`ManifestError` naming ``url``."""
+    import obstore
+
+    uri = parse_store_uri(url)
+    if uri is None or uri.is_prefix:
+        raise ManifestError(url, "not an object's URI")
+    try:
+        return _Bytes(obstore.open_reader((stores or Stores()).client(uri), uri.key))
+    except PipelineError:
+        raise
+    except Exception as exc:  # obstore's errors, translated in one place
+        failure = store_failure(uri, exc)
+        reason = str(failure).removeprefix(f"{uri}: ")
+        if failure.http_status == 404:
+            reason = "no such object (is the bucket or key misspelt?)"
+        raise ManifestError(url, reason) from None
+
+
+class _Bytes:
+    """obstore's reader, giving ``bytes`` (its own ``Bytes`` type lacks their methods)."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def read(self, size: int = -1, /) -> bytes:
+        return bytes(self._reader.read(size) if size >= 0 else self._reader.read())
+
+    def close(self) -> None:
+        self._reader.close()
