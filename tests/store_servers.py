@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import re
 import subprocess
 import time
@@ -91,6 +92,7 @@ def moto_s3() -> Iterator[S3]:
     """moto's S3 API in server mode on 127.0.0.1."""
     boto3 = pytest.importorskip("boto3")
     server_module = pytest.importorskip("moto.server")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # its access log would go to stderr
     server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -289,7 +291,8 @@ def make_proxy(api_base: str, recorder: Recorder) -> web.Application:
             if recorder.echo_failure:
                 msg = f"File download failed: could not fetch {payload['fileUrl']} (HTTP 403)"
                 return web.json_response({"code": 400, "msg": msg, "data": None}, status=400)
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        hop = {"host", "transfer-encoding", "content-length", "connection"}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
         async with (
             aiohttp.ClientSession() as session,
             session.request(

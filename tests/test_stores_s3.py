@@ -8,7 +8,6 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import polars as pl
 import pytest
 from click.testing import Result
 

@@ -67,7 +67,10 @@ def _pages(
     except PipelineError:
         raise
     except Exception as exc:  # obstore's errors, translated in one place
-        reason = str(store_failure(uri, exc)).removeprefix(f"{uri}: ")
+        failure = store_failure(uri, exc)
+        reason = str(failure).removeprefix(f"{uri}: ")
+        if failure.http_status == 404:
+            reason = "no such bucket"
         if "invalid path" in str(exc):
             reason = (
                 f"an object's key cannot be read ({reason}): keys with an empty, '.' or '..' "
