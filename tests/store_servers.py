@@ -57,7 +57,9 @@ def store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
     """An environment with no store credentials at all (not even ``~/.aws``)."""
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
     return monkeypatch
 
 
@@ -152,8 +154,6 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
             "127.0.0.1",
             "--blobPort",
             "0",
-            "--location",
-            str(location),
             "--inMemoryPersistence",
             "--skipApiVersionCheck",
             "--silent",
@@ -161,27 +161,34 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        cwd=location,  # whatever it writes goes there
     )
     try:
         port = _listening_port(process, r"listens on http://127\.0\.0\.1:(\d+)")
         yield Azurite(f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}")
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def _listening_port(process: subprocess.Popen[str], pattern: str, lines: int = 40) -> int:
     """The port a server prints once it listens (at most ``lines`` lines, 30 s)."""
     assert process.stdout is not None
     deadline = time.monotonic() + 30
+    seen = []
     for _ in range(lines):
         line = process.stdout.readline()
+        seen.append(line)
         found = re.search(pattern, line)
         if found:
             return int(found.group(1))
         if not line or time.monotonic() > deadline:
             break
-    raise RuntimeError(f"the server did not start (exit code {process.poll()})")
+    raise RuntimeError(f"the server did not start (exit code {process.poll()}): {''.join(seen)}")
 
 
 # --- GCS -----------------------------------------------------------------------------------
