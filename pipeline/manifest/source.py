@@ -172,10 +172,10 @@ def open_manifest(
     :class:`~pipeline.errors.UsageError` for a ``--column`` name the manifest does not have.
     """
     options = options if options is not None else ManifestOptions()
-    if isinstance(source, str) and source != STDIN:
+    if source != STDIN:
         from pipeline.stores.manifest import open_store_manifest
 
-        in_store = open_store_manifest(source, options, stores)
+        in_store = open_store_manifest(str(source), options, stores)
         if in_store is not None:
             return in_store
     streamed = isinstance(source, str) and (source == STDIN or is_remote(source))

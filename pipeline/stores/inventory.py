@@ -14,17 +14,19 @@ above it, as ``aws s3 sync`` of the report's folder leaves them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import polars as pl
 
 from pipeline.errors import ManifestError, PipelineError
 from pipeline.stores.listing import object_rows
-from pipeline.stores.registry import Stores, store_failure
-from pipeline.stores.uris import StoreUri, parse_store_uri
+from pipeline.stores.reader import open_object_reader
+from pipeline.stores.registry import Stores
+from pipeline.stores.uris import parse_store_uri
 
 _FORMATS: Final = ("csv", "parquet")
 #: The report's columns ferry reads, by their CSV (``fileSchema``) and Parquet names.
@@ -69,7 +71,7 @@ def read_inventory(
         if not isinstance(key, str) or not key:
             raise ManifestError(source, "a files entry has no key")
         where = _data_file(source, destination, key)
-        with _open(where, stores, source) as handle:
+        with _open(where, stores) as handle:
             reader = _csv_batches if fmt == "csv" else _parquet_batches
             for raw in reader(handle, names, rows, where):
                 objects = _current(raw, decode=fmt == "csv")
@@ -86,7 +88,7 @@ def read_inventory(
 def _load(source: str, stores: Stores) -> dict[str, Any]:
     try:
         if parse_store_uri(source) is not None:
-            with _open(source, stores, source) as handle:
+            with _open(source, stores) as handle:
                 text = handle.read()
         else:
             text = Path(source).read_bytes()
@@ -126,36 +128,20 @@ def _data_file(source: str, destination: str, key: str) -> str:
     return f"s3://{destination}/{key}"
 
 
-class _open:
-    """A data file (local path or ``s3://``) open for reading; failures are bad manifests."""
-
-    def __init__(self, where: str, stores: Stores, label: str) -> None:
-        self._where, self._stores, self._label = where, stores, label
-        self._handle: IO[bytes] | Any = None
-
-    def __enter__(self) -> Any:
-        uri: StoreUri | None = parse_store_uri(self._where)
+@contextlib.contextmanager
+def _open(where: str, stores: Stores) -> Iterator[Any]:
+    """A data file (a local path or ``s3://``) open for reading; failures are bad manifests."""
+    if parse_store_uri(where) is not None:
+        handle = open_object_reader(where, stores)
+    else:
         try:
-            if uri is None:
-                self._handle = open(self._where, "rb")
-            else:
-                import obstore
-
-                self._handle = obstore.open_reader(self._stores.client(uri), uri.key)
-        except PipelineError:
-            raise
+            handle = open(where, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
-            if uri is None:
-                raise ManifestError(self._where, f"cannot read: {exc.strerror or exc}") from None
-            raise ManifestError(self._label, f"{self._where}: {store_failure(uri, exc)}") from None
-        except Exception as exc:  # obstore's errors, translated in one place
-            assert uri is not None
-            raise ManifestError(self._label, f"{self._where}: {store_failure(uri, exc)}") from None
-        return self._handle
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._handle is not None:
-            self._handle.close()
+            raise ManifestError(where, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        yield handle
+    finally:
+        handle.close()
 
 
 def _csv_batches(handle: Any, names: list[str], rows: int, where: str) -> Iterator[pl.DataFrame]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from pipeline.errors import ManifestError, PipelineError
@@ -29,14 +30,37 @@ def open_object_reader(url: str, stores: Stores | None = None) -> Any:
         raise ManifestError(url, reason) from None
 
 
-class _Bytes:
-    """obstore's reader, giving ``bytes`` (its own ``Bytes`` type lacks their methods)."""
+class _Bytes(io.RawIOBase):
+    """obstore's reader as a standard binary file (its ``Bytes`` lack the ``bytes`` methods,
+    and pyarrow wants an ``io`` object): readable and seekable, for Parquet's random reads."""
 
     def __init__(self, reader: Any) -> None:
+        super().__init__()
         self._reader = reader
 
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return int(self._reader.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._reader.tell())
+
     def read(self, size: int = -1, /) -> bytes:
-        return bytes(self._reader.read(size) if size >= 0 else self._reader.read())
+        return bytes(
+            self._reader.read(size) if size is not None and size >= 0 else self._reader.read()
+        )
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def close(self) -> None:
-        self._reader.close()
+        if not self.closed:
+            self._reader.close()
+        super().close()
