@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import journal, memory, overhead, report, scale, startup, throughput
+from benchmarks import journal, memory, overhead, report, scale, startup, stores, throughput
 from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine, own_peak_rss_bytes
 
 MIB = 1024 * 1024
@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "startup": startup.run,
     "scale": scale.run,
     "journal": journal.run,
+    "stores": stores.run,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import journal, scale, startup
+from benchmarks import journal, scale, startup, stores
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -558,6 +558,7 @@ SECTIONS = {
     "startup": startup.section,
     "scale": scale.section,
     "journal": journal.section,
+    "stores": stores.section,
 }
 
 
@@ -630,6 +631,8 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(startup.headline(results["startup"]["figures"]))
     if "scale" in results:
         lines.append(scale.headline(results["scale"]["figures"]))
+    if "stores" in results:
+        lines.append(stores.headline(results["stores"]["figures"]))
     return lines
 
 

@@ -11,6 +11,7 @@ skipped. A listing that fails is a bad manifest.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Final
 
@@ -94,18 +95,31 @@ def _without_markers(
     below = pl.col("_next").str.starts_with(path + "/").fill_null(False)
     objects = objects.with_columns(following_path).filter(~((pl.col("size") == 0) & below))
     empty = objects.filter(pl.col("size") == 0)["path"].to_list()
-    markers = [name for name in empty if not _exists(uri, stores, name)]
-    return objects.filter(~path.is_in(markers)).drop("_next")
+    markers = _markers(uri, stores, empty) if empty else set()
+    return objects.filter(~path.is_in(list(markers))).drop("_next")
 
 
-def _exists(uri: StoreUri, stores: Stores, key: str) -> bool:
+def _markers(uri: StoreUri, stores: Stores, empty: list[str]) -> set[str]:
+    """Which of the ``empty`` objects do not exist under their listed name (markers), asked
+    16 at a time."""
     import obstore
 
-    try:
-        obstore.head(stores.client(uri), key)
-    except FileNotFoundError:
-        return False
-    return True
+    client = stores.client(uri)
+
+    async def missing(key: str, slots: asyncio.Semaphore) -> str | None:
+        async with slots:
+            try:
+                await obstore.head_async(client, key)
+            except FileNotFoundError:
+                return key
+        return None
+
+    async def ask() -> set[str]:
+        slots = asyncio.Semaphore(16)
+        found = await asyncio.gather(*(missing(key, slots) for key in empty))
+        return {key for key in found if key is not None}
+
+    return asyncio.run(ask())
 
 
 def _frame(
