@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.common import MIB, WORK, loadavg, markdown_table, python_module, run_child
+from benchmarks.common import WORK, loadavg, markdown_table, python_module, run_child
 
 SIGN_COUNT = 20_000
 GCS_SIGN_COUNT = 1_000
@@ -101,7 +101,6 @@ def run(*, quick: bool = False) -> dict[str, Any]:
 
 
 def _signing(count: int) -> dict[str, Any]:
-    import datetime as dt
     import tempfile
     from pathlib import Path
 
@@ -173,7 +172,6 @@ def _signing(count: int) -> dict[str, Any]:
             "get_object", Params={"Bucket": "bench", "Key": k}, ExpiresIn=3600
         )
     figures["boto3"] = n / (time.perf_counter() - started)
-    _ = dt
     print(
         f"stores: signing S3 {figures['s3']:,.0f}/s, boto3 {figures['boto3']:,.0f}/s, "
         f"GCS {figures['gcs']:,.0f}/s, Azure {figures['azure']:,.0f}/s",
@@ -322,13 +320,11 @@ def section(figures: dict[str, Any]) -> list[str]:
 def headline(figures: dict[str, Any]) -> str:
     """One line for the headline."""
     sign, listing = figures["signing"], figures["listing"]
+    speedup = sign["s3"] / sign["boto3"]
     return (
-        f"Object stores: {sign['s3']:,.0f} S3 URLs signed per second ({sign['s3'] / sign['boto3']:.0f}x "
+        f"Object stores: {sign['s3']:,.0f} S3 URLs signed per second ({speedup:.0f}x "
         f"boto3); listing + `--dry-run` of {listing['objects']:,} objects "
         f"{listing['ratio']:.2f}x boto3's paginator on the same server; "
         f"{figures['million']['objects']:,} objects planned at "
         f"{figures['million']['plan_peak_mib']:.0f} MiB peak"
     )
-
-
-_ = MIB

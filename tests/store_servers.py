@@ -47,6 +47,17 @@ AWKWARD_KEYS = (
 _names = itertools.count()
 
 
+def body_of(key: str) -> bytes:
+    """The bytes the tests store under ``key``."""
+    return f"the object {key}\n".encode() * 3
+
+
+def downloaded(url: str) -> bytes:
+    """The bytes at ``url`` (an upload's download URL, or a signed URL)."""
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return bytes(answer.read())
+
+
 def unique_bucket(prefix: str) -> str:
     """A fresh bucket name (lower case, DNS-safe)."""
     return f"{prefix}-{next(_names)}-{int(time.time() * 1000) % 100000}"

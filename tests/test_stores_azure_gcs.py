@@ -22,18 +22,9 @@ from click.testing import Result
 from fileapi import BackgroundServer
 from pipeline.store.table import read_results
 from tests.conftest import write_manifest
-from tests.store_servers import AWKWARD_KEYS, AZURITE_ACCOUNT, Azurite, Gcs
+from tests.store_servers import AWKWARD_KEYS, AZURITE_ACCOUNT, Azurite, Gcs, body_of, downloaded
 
 Cli = Callable[..., Result]
-
-
-def body_of(key: str) -> bytes:
-    return f"object {key}\n".encode() * 2
-
-
-def downloaded(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        return bytes(answer.read())
 
 
 @pytest.mark.parametrize("via", ["url", "relay"])

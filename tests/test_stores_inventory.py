@@ -17,15 +17,11 @@ from click.testing import Result
 
 from fileapi import BackgroundServer
 from pipeline.store.table import read_results
-from tests.store_servers import S3
+from tests.store_servers import S3, body_of
 
 Cli = Callable[..., Result]
 KEYS = ("photos/sp ace.txt", "photos/plus+sign.txt", "photos/ü/deep.txt", "top.txt")
 CSV_SCHEMA = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag"
-
-
-def body_of(key: str) -> bytes:
-    return f"inventoried {key}\n".encode()
 
 
 def csv_report(source: str) -> bytes:

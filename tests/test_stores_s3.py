@@ -4,7 +4,6 @@ manifest, signed per upload call or relayed, a prefix as a manifest, reruns and 
 from __future__ import annotations
 
 import hashlib
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,18 +13,9 @@ from click.testing import Result
 from fileapi import STATS, BackgroundServer
 from pipeline.store.table import read_results
 from tests.conftest import write_manifest
-from tests.store_servers import AWKWARD_KEYS, S3
+from tests.store_servers import AWKWARD_KEYS, S3, body_of, downloaded
 
 Cli = Callable[..., Result]
-
-
-def body_of(key: str) -> bytes:
-    return f"the object {key}\n".encode() * 3
-
-
-def downloaded(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        return bytes(answer.read())
 
 
 @pytest.mark.parametrize("via", ["url", "relay"])

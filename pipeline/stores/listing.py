@@ -20,7 +20,7 @@ import polars as pl
 from pipeline.errors import ManifestError, PipelineError
 from pipeline.manifest.options import FRAME_COLUMNS, SOURCE_SCHEMES
 from pipeline.manifest.validity import with_invalid
-from pipeline.stores.registry import Stores, store_failure
+from pipeline.stores.registry import Stores, failure_reason
 from pipeline.stores.uris import StoreUri
 
 #: The integrity columns a listing carries, after :data:`FRAME_COLUMNS`.
@@ -68,10 +68,7 @@ def _pages(
     except PipelineError:
         raise
     except Exception as exc:  # obstore's errors, translated in one place
-        failure = store_failure(uri, exc)
-        reason = str(failure).removeprefix(f"{uri}: ")
-        if failure.http_status == 404:
-            reason = "no such bucket"
+        reason = failure_reason(uri, exc, missing="no such bucket")
         if "invalid path" in str(exc):
             reason = (
                 f"an object's key cannot be read ({reason}): keys with an empty, '.' or '..' "

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from pipeline.errors import ManifestError, PipelineError
-from pipeline.stores.registry import Stores, store_failure
+from pipeline.stores.registry import Stores, failure_reason
 from pipeline.stores.uris import parse_store_uri
 
 
@@ -23,10 +23,7 @@ def open_object_reader(url: str, stores: Stores | None = None) -> Any:
     except PipelineError:
         raise
     except Exception as exc:  # obstore's errors, translated in one place
-        failure = store_failure(uri, exc)
-        reason = str(failure).removeprefix(f"{uri}: ")
-        if failure.http_status == 404:
-            reason = "no such object (is the bucket or key misspelt?)"
+        reason = failure_reason(uri, exc, missing="no such object (is the bucket or key misspelt?)")
         raise ManifestError(url, reason) from None
 
 

@@ -128,6 +128,15 @@ def store_failure(uri: StoreUri, exc: BaseException) -> UploadError:
     return SourceUnavailableError(f"{uri}: {reason}")
 
 
+def failure_reason(uri: StoreUri, exc: BaseException, *, missing: str) -> str:
+    """What went wrong with ``uri``, for a message that names it already (``missing``: what
+    to say for a 404)."""
+    failure = store_failure(uri, exc)
+    if failure.http_status == 404:
+        return missing
+    return str(failure).removeprefix(f"{uri}: ")
+
+
 def _reason(exc: BaseException) -> str:
     """The first line of an obstore message, without its request details."""
     text = one_line(str(exc).split("\n", 1)[0], 240)
