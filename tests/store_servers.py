@@ -16,7 +16,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,31 @@ def store_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
     return monkeypatch
+
+
+def migrate_keys(
+    cli: Callable[..., Any],
+    api_url: str,
+    folder: Path,
+    bucket_uri: str,
+    keys: Sequence[str],
+    *args: str,
+) -> None:
+    """``ferry run`` a manifest of ``bucket_uri/KEY`` for ``keys`` (stored as :func:`body_of`),
+    and check that every upload holds the very bytes and the table keeps the bucket URIs."""
+    from pipeline.store.table import read_results
+    from tests.conftest import write_manifest
+
+    uris = [f"{bucket_uri}/{key}" for key in keys]
+    manifest = write_manifest(folder / "m.csv", [{"url": uri} for uri in uris])
+    result = cli("run", manifest, "--base-url", api_url, *args)
+    assert result.exit_code == 0, result.stderr
+    table = read_results(folder / "m.results.parquet")
+    assert table["url"].to_list() == uris  # the bucket URI, never a signed URL
+    via = args[args.index("--via") + 1] if "--via" in args else "url"
+    assert set(table["method"]) == {"stream" if via == "relay" else "url"}
+    for key, url in zip(keys, table["download_url"], strict=True):
+        assert downloaded(url) == body_of(key), key
 
 
 # --- S3 ------------------------------------------------------------------------------------

@@ -22,7 +22,15 @@ from click.testing import Result
 from fileapi import BackgroundServer
 from pipeline.store.table import read_results
 from tests.conftest import write_manifest
-from tests.store_servers import AWKWARD_KEYS, AZURITE_ACCOUNT, Azurite, Gcs, body_of, downloaded
+from tests.store_servers import (
+    AWKWARD_KEYS,
+    AZURITE_ACCOUNT,
+    Azurite,
+    Gcs,
+    body_of,
+    downloaded,
+    migrate_keys,
+)
 
 Cli = Callable[..., Result]
 
@@ -37,14 +45,7 @@ def test_azure_blobs_with_awkward_names_migrate(
     tmp_path: Path,
 ) -> None:
     container = azurite.container(store_env, {key: body_of(key) for key in AWKWARD_KEYS})
-    uris = [f"az://{container}/{key}" for key in AWKWARD_KEYS]
-    manifest = write_manifest(tmp_path / "m.csv", [{"url": uri} for uri in uris])
-    result = cli("run", manifest, "--base-url", api.base_url, "--via", via)
-    assert result.exit_code == 0, result.stderr
-    table = read_results(tmp_path / "m.results.parquet")
-    assert table["url"].to_list() == uris
-    for key, url in zip(AWKWARD_KEYS, table["download_url"], strict=True):
-        assert downloaded(url) == body_of(key), key
+    migrate_keys(cli, api.base_url, tmp_path, f"az://{container}", AWKWARD_KEYS, "--via", via)
 
 
 def test_azurite_refuses_a_tampered_sas(azurite: Azurite, store_env: pytest.MonkeyPatch) -> None:
@@ -103,14 +104,7 @@ def test_gcs_objects_migrate_by_signed_url(
     # emulator then cuts the path there (Python's urlparse takes it for parameters)
     keys = [key for key in AWKWARD_KEYS if ";" not in key]
     bucket = gcs.bucket(store_env, {key: body_of(key) for key in keys})
-    uris = [f"gs://{bucket}/{key}" for key in keys]
-    manifest = write_manifest(tmp_path / "m.csv", [{"url": uri} for uri in uris])
-    result = cli("run", manifest, "--base-url", api.base_url)
-    assert result.exit_code == 0, result.stderr
-    table = read_results(tmp_path / "m.results.parquet")
-    assert table["url"].to_list() == uris
-    for key, url in zip(keys, table["download_url"], strict=True):
-        assert downloaded(url) == body_of(key), key
+    migrate_keys(cli, api.base_url, tmp_path, f"gs://{bucket}", keys)
 
 
 def test_gcs_signature_verifies_with_the_service_accounts_public_key(

@@ -12,8 +12,7 @@ from click.testing import Result
 
 from fileapi import STATS, BackgroundServer
 from pipeline.store.table import read_results
-from tests.conftest import write_manifest
-from tests.store_servers import AWKWARD_KEYS, S3, body_of, downloaded
+from tests.store_servers import AWKWARD_KEYS, S3, body_of, downloaded, migrate_keys
 
 Cli = Callable[..., Result]
 
@@ -28,15 +27,7 @@ def test_awkward_keys_migrate_by_url_and_by_relay(
     tmp_path: Path,
 ) -> None:
     bucket = moto_s3.bucket(store_env, {key: body_of(key) for key in AWKWARD_KEYS})
-    uris = [f"s3://{bucket}/{key}" for key in AWKWARD_KEYS]
-    manifest = write_manifest(tmp_path / "m.csv", [{"url": uri} for uri in uris])
-    result = cli("run", manifest, "--base-url", api.base_url, "--via", via)
-    assert result.exit_code == 0, result.stderr
-    table = read_results(tmp_path / "m.results.parquet")
-    assert table["url"].to_list() == uris  # the bucket URI, never a signed URL
-    assert set(table["method"]) == {"url" if via == "url" else "stream"}
-    for key, url in zip(AWKWARD_KEYS, table["download_url"], strict=True):
-        assert downloaded(url) == body_of(key), key
+    migrate_keys(cli, api.base_url, tmp_path, f"s3://{bucket}", AWKWARD_KEYS, "--via", via)
 
 
 def test_a_prefix_is_a_manifest_like_a_folder(
