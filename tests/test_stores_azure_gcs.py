@@ -25,6 +25,8 @@ from tests.conftest import write_manifest
 from tests.store_servers import (
     AWKWARD_KEYS,
     AZURITE_ACCOUNT,
+    AZURITE_KEY,
+    S3,
     Azurite,
     Gcs,
     body_of,
@@ -153,3 +155,51 @@ def test_gcs_signature_verifies_with_the_service_accounts_public_key(
             ]
         )
         gcs.public_key.verify(signature, to_sign.encode(), padding.PKCS1v15(), hashes.SHA256())
+
+
+@pytest.mark.parametrize("via", ["url", "relay"])
+def test_azure_with_a_sas_token_instead_of_a_key(
+    via: str,
+    azurite: Azurite,
+    store_env: pytest.MonkeyPatch,
+    cli: Cli,
+    api: BackgroundServer,
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    keys = ["plain.txt", "sp ace.txt"]
+    container = azurite.container(store_env, {key: body_of(key) for key in keys})
+    token = generate_container_sas(
+        AZURITE_ACCOUNT,
+        container,
+        account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, list=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    store_env.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        f"BlobEndpoint={azurite.endpoint};SharedAccessSignature={token}",
+    )
+    migrate_keys(cli, api.base_url, tmp_path, f"az://{container}", keys, "--via", via)
+
+
+def test_aws_profile_keys(
+    moto_s3: S3, store_env: pytest.MonkeyPatch, cli: Cli, api: BackgroundServer, tmp_path: Path
+) -> None:
+    bucket = moto_s3.bucket(store_env, {"a.txt": body_of("a.txt")})
+    store_env.delenv("AWS_ACCESS_KEY_ID")
+    store_env.delenv("AWS_SECRET_ACCESS_KEY")
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n"
+        "[migration]\naws_access_key_id = testing\naws_secret_access_key = testing-secret\n"
+    )
+    store_env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    store_env.setenv("AWS_PROFILE", "migration")
+    migrate_keys(cli, api.base_url, tmp_path, f"s3://{bucket}", ["a.txt"], "--via", "relay")
+    store_env.setenv("AWS_PROFILE", "nobody")
+    result = cli("run", tmp_path / "m.csv", "--base-url", api.base_url, "--dry-run")
+    assert result.exit_code == 2 and "AWS_PROFILE 'nobody' has no keys" in result.stderr

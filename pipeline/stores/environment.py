@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from pipeline.errors import MissingCredentialsError
 from pipeline.stores.uris import PROVIDERS, Scheme, StoreUri
@@ -229,7 +230,7 @@ def _from_connection_string(text: str) -> AzureAccount:
         parts.setdefault("AccountName", _DEV_ACCOUNT)
         parts.setdefault("AccountKey", _DEV_KEY)
         parts.setdefault("BlobEndpoint", f"http://127.0.0.1:10000/{_DEV_ACCOUNT}")
-    name = parts.get("AccountName")
+    name = parts.get("AccountName") or _account_of(parts.get("BlobEndpoint", ""))
     key, sas = parts.get("AccountKey"), parts.get("SharedAccessSignature")
     if not name or not (key or sas):
         raise _missing(
@@ -243,6 +244,16 @@ def _from_connection_string(text: str) -> AzureAccount:
     return AzureAccount(
         name, endpoint.rstrip("/"), key=key, sas_token=sas.lstrip("?") if sas else None
     )
+
+
+def _account_of(endpoint: str) -> str | None:
+    """The account a blob endpoint names: ``https://ACCOUNT.blob.core.windows.net``, or the
+    emulators' ``http://127.0.0.1:10000/ACCOUNT`` (SAS connection strings often omit it)."""
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if ".blob." in host:
+        return host.split(".", 1)[0]
+    return parts.path.strip("/").split("/")[-1] or None
 
 
 def _missing(scheme: Scheme, reason: str) -> MissingCredentialsError:
