@@ -7,6 +7,7 @@ errors become ferry's here (:func:`store_failure`), so no obstore exception leav
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -138,6 +139,19 @@ def failure_reason(uri: StoreUri, exc: BaseException, *, missing: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """The first line of an obstore message, without its request details."""
-    text = one_line(str(exc).split("\n", 1)[0], 240)
+    """The first line of an obstore message (the request it names may carry a SAS token)."""
+    text = scrub_signatures(one_line(str(exc).split("\n", 1)[0], 240))
     return text or type(exc).__name__
+
+
+#: The query parameters that carry a signature or a key's name, in any store's signed URL.
+_SECRET_PARAMETERS: Final = re.compile(
+    r"(?<![\w-])((?:X-Amz|X-Goog)-(?:Signature|Credential|Security-Token)|sig|se|skoid|sktid)"
+    r"=[^&\s\"'<>]*",
+    re.I,
+)
+
+
+def scrub_signatures(text: str) -> str:
+    """``text`` with the values of signature and credential query parameters replaced."""
+    return _SECRET_PARAMETERS.sub(lambda m: f"{m.group(1)}=<redacted>", text)

@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote
 
 from pipeline.errors import PipelineError
 from pipeline.settings import DEFAULT_PRESIGN_EXPIRY
-from pipeline.stores.registry import Stores, store_failure
+from pipeline.stores.registry import Stores, scrub_signatures, store_failure
 from pipeline.stores.uris import StoreUri
 
 #: Azure SAS start, a little in the past: the store's clock may run behind ferry's.
@@ -83,11 +83,6 @@ class Signer:
 
 
 _QUERY_TAIL: Final = r"[^\s\"'<>]*"
-#: The query parameters that carry a signature or a key's name, in any store's signed URL.
-_SECRET_PARAMETERS: Final = re.compile(
-    r"((?:X-Amz|X-Goog)-(?:Signature|Credential|Security-Token)|sig|se|skoid|sktid)=[^&\s\"'<>]*",
-    re.I,
-)
 
 
 def redact(text: str, signed_url: str, uri: str) -> str:
@@ -97,5 +92,4 @@ def redact(text: str, signed_url: str, uri: str) -> str:
     forms = sorted({base, unquote(base), signed_url, unquote(signed_url)}, key=len, reverse=True)
     pattern = "|".join(re.escape(form) + _QUERY_TAIL for form in forms)
     cleaned = re.sub(pattern, lambda _m: uri, text)
-    # whatever is left of a signature (a message that quoted only the query)
-    return _SECRET_PARAMETERS.sub(lambda m: f"{m.group(1)}=<redacted>", cleaned)
+    return scrub_signatures(cleaned)  # whatever is left (a message that quoted the query)
