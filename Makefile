@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: venv demo test check lint browser tools bench run rerun-failed status serve clean
+.PHONY: venv demo test check lint browser tools azurite bench run rerun-failed status serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,18 @@ browser:
 tools:
 	bash scripts/ensure-tools
 
-test: lint browser tools
+
+# Azurite (Azure Blob Storage on loopback, for tests/test_stores_azure.py), pinned, from npm,
+# into a git-ignored folder.
+AZURITE_VERSION := 3.37.0
+AZURITE := .tools/azurite-$(AZURITE_VERSION)/node_modules/.bin/azurite-blob
+
+$(AZURITE):
+	npm install --silent --no-save --no-audit --no-fund --prefix .tools/azurite-$(AZURITE_VERSION) azurite@$(AZURITE_VERSION)
+
+azurite: $(AZURITE)
+
+test: lint browser tools azurite
 	$(BIN)/pytest --cov=pipeline --cov=fileapi --cov=jobs --cov-report=term:skip-covered
 
 check: test
@@ -55,4 +66,4 @@ serve: venv
 	$(BIN)/ferry serve $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage demo-output benchmarks/work
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage demo-output benchmarks/work .tools

@@ -28,6 +28,7 @@ from benchmarks import (
     report,
     scale,
     startup,
+    stores,
     throughput,
 )
 from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine, own_peak_rss_bytes
@@ -54,6 +55,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "journal": journal.run,
     "final_write": final_write.run,
     "manifests": manifests.run,
+    "stores": stores.run,
 }
 
 

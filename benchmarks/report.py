@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import final_write, journal, manifests, scale, startup
+from benchmarks import final_write, journal, manifests, scale, startup, stores
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -560,6 +560,7 @@ SECTIONS = {
     "journal": journal.section,
     "manifests": manifests.section,
     "final_write": final_write.section,
+    "stores": stores.section,
 }
 
 
@@ -632,6 +633,8 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(startup.headline(results["startup"]["figures"]))
     if "scale" in results:
         lines.append(scale.headline(results["scale"]["figures"]))
+    if "stores" in results:
+        lines.append(stores.headline(results["stores"]["figures"]))
     return lines
 
 

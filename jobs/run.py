@@ -37,6 +37,7 @@ from pipeline.settings import (
     Shard,
     Via,
 )
+from pipeline.stores.environment import read_environment
 from pipeline.summary import CapacityEstimate, RunSummary
 from pipeline.units import API_RETENTION, Rate
 
@@ -124,8 +125,17 @@ log = logging.getLogger(__name__)
     type=click.Choice(VIA_CHOICES),
     default=DEFAULT_VIA,
     show_default=True,
-    help="http(s) sources: url = the API fetches them; relay = ferry downloads and streams "
-    "them; auto = url, relay when the API cannot fetch the source.",
+    help="http(s) and bucket sources: url = the API fetches them (bucket objects from a URL "
+    "signed per upload); relay = ferry downloads and streams them; auto = url, relay when the "
+    "API cannot fetch the source.",
+)
+@click.option(
+    "--presign-expiry",
+    default="1h",
+    show_default=True,
+    callback=duration("--presign-expiry"),
+    help="How long the URL signed for each upload of an s3://, gs:// or az:// object lives "
+    "(at most 7d).",
 )
 @click.option(
     "--source-header",
@@ -161,6 +171,7 @@ def run(
     as_json: bool,
     progress: bool,
     via: Via,
+    presign_expiry: float,
     source_header: tuple[str, ...],
     metrics_file: Path | None,
     api_key_file: Path | None,
@@ -169,7 +180,10 @@ def run(
     """Upload every row of MANIFEST that has no ok result yet.
 
     MANIFEST is a file (CSV, TSV, URL list, JSON Lines, each also .gz, or Parquet), a folder,
-    - for standard input, or an s3://, gs:// or https:// URL.
+    - for standard input, or an s3://, gs:// or https:// URL; a bucket prefix (s3://, gs://,
+    az://, ending in /) lists its objects; an S3 Inventory manifest.json reads its report.
+    Bucket credentials come from the providers' usual variables (AWS_*,
+    GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_*).
 
     \b
     Examples:
@@ -189,6 +203,10 @@ def run(
       ferry run photos.parquet
       psql -Atc 'select url from photos' | ferry run - --results photos.results.parquet
       ferry run s3://bucket/manifests/photos.parquet  # writes ./photos.results.parquet
+      ferry run s3://bucket/photos/ --upload-path photos  # every object below the prefix
+      ferry run s3://bucket/photos/ --refresh-within 1d   # cron: re-signed on every upload
+      ferry run gs://bucket/photos/ --via relay     # ferry reads the objects itself
+      ferry run inventory/manifest.json             # an S3 Inventory report
 
     Exit codes: 0 all planned rows ok, 1 some rows failed, 2 bad usage or manifest,
     3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
@@ -224,6 +242,8 @@ def run(
             delimiter="\t" if delimiter in ("\\t", "tab") else delimiter,
             columns=dict(parse_column_option(value) for value in columns),
             debug=debug,
+            presign_expiry=presign_expiry,
+            stores=read_environment(),
         )
         summary = run_manifest(settings)
     except LockedError:

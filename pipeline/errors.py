@@ -5,6 +5,7 @@
     PipelineError                 anything ferry reports to a person
     ├── UsageError                bad option value (exit 2)
     ├── MissingKeyError           no API key configured (exit 2)
+    ├── MissingCredentialsError   a bucket's store has no credentials in the environment (exit 2)
     ├── ManifestError             unreadable or invalid manifest (exit 2, names file/row/column)
     ├── ResultsError              unreadable or foreign result table (exit 2)
     ├── TableWriteError           the table could not be written; the journal keeps the rows
@@ -64,6 +65,13 @@ class UsageError(PipelineError):
 
 class MissingKeyError(PipelineError):
     """No API key was configured for a command that calls the API."""
+
+    exit_code = ExitCode.USAGE
+
+
+class MissingCredentialsError(PipelineError):
+    """The manifest needs an object store (S3, GCS, Azure) the environment has no credentials
+    for; the message names the scheme and the variables to set."""
 
     exit_code = ExitCode.USAGE
 

@@ -31,6 +31,9 @@ from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.settings import RunSettings
 from pipeline.sources import Sources
 from pipeline.store import ResultStore, RunRecorder, RunSpace
+from pipeline.stores.needs import StoreNeeds
+from pipeline.stores.registry import Stores
+from pipeline.stores.signing import Signer
 from pipeline.summary import RunSummary
 from pipeline.transfers import Transfers
 from pipeline.transport import make_session
@@ -69,10 +72,13 @@ def _expected_rows(path: Path | None) -> int | None:
 
 @contextlib.contextmanager
 def _manifest(
-    settings: RunSettings,
+    settings: RunSettings, stores: Stores, needs: StoreNeeds
 ) -> Iterator[tuple[Iterator[pl.DataFrame], Path, ManifestNames]]:
-    """The manifest's rows in batches, the folder local sources are relative to, its names."""
-    with open_manifest(settings.manifest, options=settings.manifest_options) as source:
+    """The manifest's rows in batches (the stores they use noted in ``needs``), the folder
+    local sources are relative to, its names."""
+    with open_manifest(
+        settings.manifest, options=settings.manifest_options, stores=stores
+    ) as source:
         base_dir = Path.cwd() if source.path is None else source.path
         if base_dir.is_file():
             base_dir = base_dir.parent
@@ -83,14 +89,19 @@ def _manifest(
             _expected_rows(source.path),
             hashed_ids=source.hashes_ids,
         )
-        yield source.batches(BATCH_ROWS), base_dir, names
+        yield needs.watch(source.batches(BATCH_ROWS)), base_dir, names
 
 
 def plan_run(settings: RunSettings) -> RunSummary:
     """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
     store = ResultStore(settings.results)
-    with _manifest(settings) as (batches, _, names), store.open_run(dry_run=True) as space:
+    stores, needs = _stores(settings), StoreNeeds()
+    with (
+        _manifest(settings, stores, needs) as (batches, _, names),
+        store.open_run(dry_run=True) as space,
+    ):
         plan = _plan(batches, space, settings, names)
+        needs.require(stores.environment, sign=settings.via != "relay")
     return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
 
 
@@ -125,7 +136,11 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         return plan_run(settings)
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
-    with _manifest(settings) as (batches, base_dir, names), store.open_run() as space:
+    stores, needs = _stores(settings), StoreNeeds()
+    with (
+        _manifest(settings, stores, needs) as (batches, base_dir, names),
+        store.open_run() as space,
+    ):
         if space.recovered:
             log.info(
                 f"ferry: folding {space.recovered} rows left by an interrupted run into "
@@ -133,9 +148,16 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
                 extra=fields(rows=space.recovered, results=str(settings.results)),
             )
         plan = _plan(batches, space, settings, names)
-        run = _Run(settings, plan, space.recorder(), base_dir, out)
+        # a store without credentials stops the run here, before any upload
+        needs.require(stores.environment, sign=settings.via != "relay")
+        run = _Run(settings, plan, space.recorder(), base_dir, out, stores)
         result: RunSummary = run_event_loop(run.execute())
         return result
+
+
+def _stores(settings: RunSettings) -> Stores:
+    """The run's object store clients (made on first use)."""
+    return Stores(settings.stores, read_timeout=settings.timeout)
 
 
 class _Run:
@@ -148,8 +170,10 @@ class _Run:
         recorder: RunRecorder,
         base_dir: Path,
         out: TextIO,
+        stores: Stores,
     ) -> None:
         self.settings = settings
+        self.stores = stores
         self.plan = plan
         self.out = out
         self.base_dir = base_dir
@@ -206,7 +230,9 @@ class _Run:
             uploader = RowUploader(
                 client=client,
                 transfers=Transfers(
-                    Sources(session, self.base_dir, settings.source_headers), settings.via
+                    Sources(session, self.base_dir, settings.source_headers, self.stores),
+                    settings.via,
+                    Signer(self.stores, settings.presign_expiry),
                 ),
                 run_id=self.summary.run_id,
                 retry=policy,

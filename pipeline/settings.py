@@ -21,9 +21,10 @@ from pipeline.manifest.options import (
     remote_name,
     stem_of_name,
 )
+from pipeline.stores.environment import StoreEnvironment
 from pipeline.units import API_RETENTION_SECONDS, Rate
 
-#: How ``http(s)://`` sources reach the API (see :mod:`pipeline.transfers`).
+#: How ``http(s)://`` and bucket sources reach the API (see :mod:`pipeline.transfers`).
 Via = Literal["url", "relay", "auto"]
 VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
 
@@ -38,6 +39,10 @@ DEFAULT_BACKOFF_CAP = 30.0
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 DEFAULT_LOG_EVERY_SECONDS = 5.0
 DEFAULT_VIA: Via = "url"
+#: ``--presign-expiry``: how long a signed URL of a bucket object lives (made per upload call);
+#: S3 and GCS take at most 7 days.
+DEFAULT_PRESIGN_EXPIRY = 3600.0
+MAX_PRESIGN_EXPIRY = 7 * 24 * 3600.0
 MAX_CONCURRENCY = 4096
 #: ``ferry verify``'s defaults: a link check is one small request, so it gives up sooner than an
 #: upload; its ``--concurrency`` is the one option it shares with ``ferry run``.
@@ -128,6 +133,9 @@ class RunSettings:
     manifest_format: Format | None = None
     delimiter: str | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
+    presign_expiry: float = DEFAULT_PRESIGN_EXPIRY
+    #: The object stores' credentials (``None``: read from this process's environment).
+    stores: StoreEnvironment | None = field(default=None, repr=False)
     #: ``--debug``: an internal error's log line carries its traceback.
     debug: bool = False
 
@@ -156,6 +164,8 @@ class RunSettings:
             raise UsageError("--refresh-within must not be negative")
         if not self.base_url.startswith(("http://", "https://")):
             raise UsageError(f"--base-url: '{self.base_url}' is not an http(s) URL")
+        if not 1 <= self.presign_expiry <= MAX_PRESIGN_EXPIRY:
+            raise UsageError("--presign-expiry must be between 1s and 7d (S3 and GCS refuse more)")
         if ".." in self.upload_path.split("/"):
             raise UsageError("--upload-path must not contain '..'")
         self.manifest_options  # noqa: B018 - validates --format, --delimiter and --column

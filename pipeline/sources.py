@@ -7,6 +7,9 @@ kind           source                        bytes
 ``local``      a path or ``file://`` URL     the file, streamed from an open handle
 ``remote``     ``http(s)://`` URL            fetched by the API (``--via url``), or
                                              downloaded here chunk by chunk (relay)
+``remote``     ``s3://``, ``gs://``, ``az://``  fetched by the API from a signed URL, or read
+                                             here with the store's credentials (relay:
+                                             :mod:`pipeline.stores.relay`)
 =============  ============================  ==============================================
 
 A row with expected ``size``/``md5``/``sha256`` gets a :class:`~pipeline.checksums.Digest` on its
@@ -30,22 +33,23 @@ import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
+from pipeline.bodies import OCTET_STREAM, SourceBody, Tap, digest_for
 from pipeline.checksums import Digest, Expected, size_mismatch
 from pipeline.errors import SourceError, SourceUnavailableError, UploadError
 from pipeline.transport import retry_after, transport_errors
+
+if TYPE_CHECKING:
+    from pipeline.stores.registry import Stores
 
 SourceKind = Literal["data", "local", "remote"]
 
 RELAY_CHUNK_BYTES = 256 * 1024
 LOCAL_CHUNK_BYTES = 256 * 1024
-#: Ends the message of a mismatch found only once the bytes had been sent.
-AFTER_UPLOAD = " (found while streaming: the file was uploaded)"
-OCTET_STREAM = "application/octet-stream"
 
 
 def source_kind(url: str) -> SourceKind:
@@ -85,43 +89,6 @@ def source_failure(status: int, url: str, headers: Mapping[str, str] | None = No
             retry_after=retry_after(headers) if headers is not None else None,
         )
     return SourceError(f"source {where} answered HTTP {status}", http_status=status)
-
-
-class Tap:
-    """What a body learnt while it streamed: its digest (when the row expects values) and the
-    source's own failure, if it broke off."""
-
-    __slots__ = ("digest", "failure")
-
-    def __init__(self, digest: Digest | None = None) -> None:
-        self.digest = digest
-        self.failure: UploadError | None = None
-
-    def raise_failure(self) -> None:
-        """Raise the source's own failure, if it broke off."""
-        if self.failure is not None:
-            raise self.failure
-
-    def check(self) -> None:
-        """Raise the source's failure, else the first mismatch of the bytes that went past."""
-        self.raise_failure()
-        if self.digest is not None:
-            self.digest.check(note=AFTER_UPLOAD)
-
-
-def _digest(expected: Expected | None) -> Digest | None:
-    return None if expected is None else Digest(expected)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceBody:
-    """An open source, ready to stream: its bytes, the multipart file name and content type,
-    and the tap to ask once the bytes have gone."""
-
-    chunks: AsyncIterator[bytes] | IO[bytes]
-    part_name: str
-    content_type: str
-    tap: Tap = field(default_factory=Tap)
 
 
 class LocalChunks:
@@ -241,7 +208,7 @@ async def download(
             raise source_failure(resp.status, url, resp.headers)
         size_mismatch(expected, _plain_length(resp), note=" (the source's Content-Length)")
         content_type = resp.headers.get("Content-Type", OCTET_STREAM).split(";")[0].strip()
-        tap = Tap(_digest(expected))
+        tap = Tap(digest_for(expected))
         yield SourceBody(
             RelayChunks(resp.content, where, tap),
             file_name or name_from_url(url),
@@ -253,11 +220,12 @@ async def download(
 @dataclass(frozen=True)
 class Sources:
     """Opens the sources of one run: local paths below ``base_dir``, remote URLs on ``session``
-    with ``headers`` (``--source-header``)."""
+    with ``headers`` (``--source-header``), bucket objects through ``stores``."""
 
     session: aiohttp.ClientSession = field(repr=False)
     base_dir: Path = Path(".")
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    stores: Stores | None = field(default=None, repr=False)
 
     @contextlib.asynccontextmanager
     async def open(
@@ -283,11 +251,10 @@ class Sources:
         failures: list[SourceError] = []
         async with contextlib.AsyncExitStack() as stack:
             for candidate in (url, *mirrors):
-                opening = download(
-                    self.session, candidate, file_name, headers=request, expected=expected
-                )
                 try:
-                    body = await stack.enter_async_context(opening)
+                    body = await stack.enter_async_context(
+                        self._remote(candidate, file_name, expected, request)
+                    )
                 except SourceError as exc:
                     failures.append(exc)
                     continue
@@ -295,6 +262,22 @@ class Sources:
             else:
                 raise _all_failed(failures)
             yield body
+
+    def _remote(
+        self,
+        url: str,
+        file_name: str | None,
+        expected: Expected | None,
+        headers: Mapping[str, str],
+    ) -> contextlib.AbstractAsyncContextManager[SourceBody]:
+        """A remote source's body: a bucket object read with the store's credentials, else an
+        http(s) download with ``headers``."""
+        uri = self.stores.resolve(url) if self.stores is not None else None
+        if uri is not None:
+            from pipeline.stores.relay import open_object
+
+            return open_object(self.stores, uri, file_name, expected)  # type: ignore[arg-type]
+        return download(self.session, url, file_name, headers=headers, expected=expected)
 
 
 def _all_failed(failures: list[SourceError]) -> SourceError:

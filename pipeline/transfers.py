@@ -6,12 +6,18 @@ source             ``--via``                       ``method``   API endpoint
 ``http(s)://``     ``url`` (default)               ``url``      ``/api/file-url-upload``
 ``http(s)://``     ``relay``                       ``stream``   ferry downloads, then stream
 ``http(s)://``     ``auto``                        either       URL first; relay on source_error
+bucket URI         ``url`` (default)               ``url``      a signed URL, made per call
+bucket URI         ``relay``                       ``stream``   ferry reads the object, then stream
+bucket URI         ``auto``                        either       URL first; relay on source_error
 local path         any                             ``stream``   ``/api/file-stream-upload``
 ``file://``        any                             ``stream``   ``/api/file-stream-upload``
 ``data:``          any                             ``base64``   ``/api/file-base64-upload``
 =================  ==============================  ===========  ==============================
 
-The bytes of a stream upload come from :mod:`pipeline.sources`. A row's expected ``size``,
+The bytes of a stream upload come from :mod:`pipeline.sources`. A bucket URI
+(``s3://``, ``gs://``, ``az://``) is signed right before each URL upload call (every try,
+every run: :mod:`pipeline.stores.signing`); the signed URL goes into that call's body only, and
+any message that echoes it carries the bucket URI instead. A row's expected ``size``,
 ``md5`` and ``sha256`` (:mod:`pipeline.checksums`) are checked where ferry sees the bytes: a
 ``data:`` URL before it is sent, a stream while it is sent (a mismatch then fails the row after
 the upload), and a URL upload's ``size`` against the API's ``fileSize``.
@@ -19,6 +25,8 @@ the upload), and a URL upload's ``size`` against the API's ``fileSize``.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +36,8 @@ from pipeline.errors import SourceError, UploadError
 from pipeline.rows import PlannedRow
 from pipeline.settings import Via
 from pipeline.sources import Sources, is_local
+from pipeline.stores.signing import Signer, redact
+from pipeline.stores.uris import StoreUri
 
 Method = Literal["url", "stream", "base64"]
 
@@ -38,6 +48,8 @@ class Transfers:
 
     sources: Sources
     via: Via = "url"
+    #: Signs bucket URIs for URL uploads (None: bucket URIs are not expected).
+    signer: Signer | None = None
 
     def method_for(self, job: PlannedRow, *, relaying: bool = False) -> Method:
         """The upload method this row uses (``relaying``: auto has fallen back to relay)."""
@@ -58,7 +70,12 @@ class Transfers:
                 check_data_url(url, expected)
             return await client.upload_base64(url, job.upload_path, job.file_name)
         if method == "url":
-            uploaded = await client.upload_url(url, job.upload_path, job.file_name)
+            stores = self.sources.stores
+            uri = stores.resolve(url) if stores is not None and self.signer else None
+            if uri is None:
+                uploaded = await client.upload_url(url, job.upload_path, job.file_name)
+            else:
+                uploaded = await self._upload_signed(client, job, uri)
             size_mismatch(expected, uploaded.file_size, note=" (the API's fileSize)")
             return uploaded
         async with self.sources.open(
@@ -77,6 +94,24 @@ class Transfers:
                 raise
             body.tap.check()
             return uploaded
+
+    async def _upload_signed(self, client: ApiClient, job: PlannedRow, uri: StoreUri) -> Uploaded:
+        """A URL upload of a bucket object from a URL signed just now; the signed URL never
+        leaves this call (an answer that echoes it is redacted)."""
+        assert self.signer is not None
+        if Signer.is_slow(uri):  # an RSA signature: a millisecond, on another core
+            signed = await asyncio.get_running_loop().run_in_executor(None, self.signer.sign, uri)
+        else:
+            signed = self.signer.sign(uri)
+        try:
+            return await client.upload_url(signed, job.upload_path, job.file_name)
+        except UploadError as exc:
+            clean = copy.copy(exc)
+            clean.args = (redact(str(exc), signed, job.url or ""),)
+            raise clean from None  # not chained: the original's text holds the signed URL
+        except Exception as exc:  # a bug: the run records it as one, without the signed URL
+            text = redact(str(exc), signed, job.url or "")
+            raise RuntimeError(f"{type(exc).__name__}: {text}") from None
 
     def falls_back(self, job: PlannedRow, error: Exception, method: Method) -> bool:
         """``--via auto``: a URL upload the API could not fetch is relayed instead."""

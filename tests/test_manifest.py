@@ -476,7 +476,7 @@ def test_accepted_schemes(tmp_path: Path) -> None:
     ]
 
 
-EVERY_SOURCE = "http(s), file: and data: URLs and local paths"
+EVERY_SOURCE = "http(s), s3, gs, az, file: and data: URLs and local paths"
 
 
 def test_local_paths_file_and_data_urls_are_sources_by_default(tmp_path: Path) -> None:

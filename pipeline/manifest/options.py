@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
 from pipeline.errors import UsageError
+from pipeline.stores.uris import STORE_SCHEMES
 
 DEFAULT_UPLOAD_PATH: Final = "ferry"
 HTTP_SCHEMES: Final = frozenset({"http", "https"})
-#: Every source ferry uploads from: http(s) URLs, ``file://`` URLs and local paths (stream
-#: upload) and ``data:`` URLs (Base64 upload).
-SOURCE_SCHEMES: Final = HTTP_SCHEMES | {"file", "data"}
+#: Every source ferry uploads from: http(s) URLs, bucket URIs (``s3://``, ``gs://``, ``az://``),
+#: ``file://`` URLs and local paths (stream upload) and ``data:`` URLs (Base64 upload).
+SOURCE_SCHEMES: Final = HTTP_SCHEMES | STORE_SCHEMES | {"file", "data"}
 MAX_URL_CHARS: Final = 8192
 
 #: The columns every normalised frame starts with, in this order.
@@ -52,7 +53,7 @@ KNOWN_EXTENSIONS: Final = (
 
 #: Standard input as MANIFEST.
 STDIN: Final = "-"
-REMOTE_SCHEMES: Final = ("s3://", "gs://", "https://", "http://")
+REMOTE_SCHEMES: Final = ("s3://", "gs://", "az://", "https://", "http://")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def strip_path(value: str) -> str:
 
 
 def is_remote(source: str) -> bool:
-    """True for ``s3://``, ``gs://`` and ``http(s)://`` manifests."""
+    """True for ``s3://``, ``gs://``, ``az://`` and ``http(s)://`` manifests."""
     return source.lower().startswith(REMOTE_SCHEMES)
 
 

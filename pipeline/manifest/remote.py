@@ -1,10 +1,7 @@
-"""Remote manifests, read in place as a stream: ``s3://`` and ``gs://`` through pyarrow's file
-systems, ``https://`` (and ``http://``) through the standard library.
-
-The providers' usual environment applies, read by their SDKs: ``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``, ``AWS_ENDPOINT_URL`` (an S3-compatible endpoint;
-``http://...`` for a plain-http one, as ``AWS_ALLOW_HTTP=true`` says to other tools),
-``GOOGLE_APPLICATION_CREDENTIALS``. Failures become one-line :class:`ManifestError`.
+"""Remote manifests, read in place as a stream: ``s3://``, ``gs://`` and ``az://`` through the
+object stores' library (:mod:`pipeline.stores`, with its credentials from the providers' usual
+environment), ``https://`` (and ``http://``) through the standard library. Failures become
+one-line :class:`ManifestError`.
 """
 
 from __future__ import annotations
@@ -41,24 +38,15 @@ class _Stream:
 
 def open_remote(url: str) -> _Stream:
     """A byte stream of the remote manifest at ``url``."""
-    if url.lower().startswith(("s3://", "gs://")):
+    if url.lower().startswith(("s3://", "gs://", "az://")):
         return _Stream(_open_object(url))
     return _Stream(_open_http(url))
 
 
 def _open_object(url: str) -> object:
-    import pyarrow.fs as pafs
+    from pipeline.stores.reader import open_object_reader
 
-    try:
-        filesystem, path = pafs.FileSystem.from_uri(url)
-        # compression=None: ferry tells gzip itself, by name or by its magic bytes.
-        return filesystem.open_input_stream(path, compression=None)
-    except FileNotFoundError as exc:
-        raise ManifestError(url, "no such object (is the bucket or key misspelt?)") from exc
-    except PermissionError as exc:
-        raise ManifestError(url, f"access denied ({first_line(exc)})") from exc
-    except Exception as exc:
-        raise ManifestError(url, f"cannot read: {first_line(exc)}") from exc
+    return open_object_reader(url)
 
 
 def _open_http(url: str) -> object:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -27,6 +28,9 @@ from pipeline.manifest.raw import RawTable, rechunk
 from pipeline.manifest.remote import open_remote
 from pipeline.manifest.tsvfile import read_tsv
 from pipeline.manifest.urllist import read_urls
+
+if TYPE_CHECKING:
+    from pipeline.stores.registry import Stores
 
 DEFAULT_BATCH_ROWS = 100_000
 
@@ -57,6 +61,7 @@ class ManifestSource:
         reopen: Callable[[], RawTable] | None,
         options: ManifestOptions,
         names: tuple[str, ...] = (),
+        frames: Callable[[int], Iterator[pl.DataFrame]] | None = None,
     ) -> None:
         self.label = label
         self.path = path
@@ -67,6 +72,30 @@ class ManifestSource:
         self._raw = raw
         self._reopen = reopen
         self._options = options
+        self._frames = frames
+
+    @classmethod
+    def of_frames(
+        cls,
+        *,
+        label: str,
+        frames: Callable[[int], Iterator[pl.DataFrame]],
+        extra_columns: tuple[str, ...],
+        options: ManifestOptions,
+    ) -> ManifestSource:
+        """A manifest whose normalised frames ``frames(rows)`` makes (a listed bucket prefix,
+        an inventory report): no file, no column mapping, ids never hashed."""
+        source = cls(
+            label=label,
+            path=None,
+            columns=None,
+            raw=None,
+            reopen=None,
+            options=options,
+            frames=frames,
+        )
+        source.extra_columns = extra_columns
+        return source
 
     @property
     def id_column(self) -> str:
@@ -90,6 +119,9 @@ class ManifestSource:
         """
         if rows < 1:
             raise ValueError("rows must be at least 1")
+        if self._frames is not None:
+            yield from self._frames(rows)
+            return
         if self.columns is None:
             assert self.path is not None
             frame = read_folder(self.path, self._options.default_upload_path)
@@ -129,14 +161,25 @@ class ManifestSource:
         return self._reopen()
 
 
-def open_manifest(source: Path | str, *, options: ManifestOptions | None = None) -> ManifestSource:
+def open_manifest(
+    source: Path | str, *, options: ManifestOptions | None = None, stores: Stores | None = None
+) -> ManifestSource:
     """Open the manifest at ``source`` (a path, ``-`` for standard input, an s3://, gs:// or
-    https:// URL): read its header or schema and check its columns.
+    https:// URL; a bucket prefix or an S3 Inventory manifest.json, read through ``stores``,
+    see :mod:`pipeline.manifest.bucket`): read its header or schema and check its columns.
 
     Raises :class:`ManifestError` for a bad manifest found so far, and
     :class:`~pipeline.errors.UsageError` for a ``--column`` name the manifest does not have.
     """
     options = options if options is not None else ManifestOptions()
+    if source != STDIN:
+        from pipeline.manifest.bucket import LISTING_COLUMNS, bucket_frames  # obstore: late
+
+        frames = bucket_frames(str(source), options, stores)
+        if frames is not None:
+            return ManifestSource.of_frames(
+                label=str(source), frames=frames, extra_columns=LISTING_COLUMNS, options=options
+            )
     streamed = isinstance(source, str) and (source == STDIN or is_remote(source))
     if not streamed:
         path = Path(source)

@@ -11,6 +11,7 @@ from typing import Final
 import polars as pl
 
 from pipeline.manifest.options import HTTP_SCHEMES, MAX_URL_CHARS, SOURCE_SCHEMES
+from pipeline.stores.uris import STORE_SCHEMES
 
 _CONTROL: Final = r"[\x00-\x1F\x7F-\x9F]"
 _SCHEME: Final = r"^([A-Za-z][A-Za-z0-9+.\-]*):"
@@ -113,6 +114,8 @@ def row_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
         )
         .when(scheme.is_in(sorted(HTTP_SCHEMES)) & ~url.str.contains(_HTTP_URL))
         .then(pl.lit("not a URL"))
+        .when(scheme.is_in(sorted(STORE_SCHEMES)))
+        .then(_object_key_problem(url))
         .otherwise(_NO_REASON)
     )
     upload_path_form = (
@@ -144,6 +147,24 @@ def row_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
         .otherwise(_NO_REASON)
     )
     return [url_text, url_form, upload_path_form, file_name_form]
+
+
+def _object_key_problem(url: pl.Expr) -> pl.Expr:
+    """Why a bucket URI names no object ferry can address (see :func:`key_problem`)."""
+    rest = url.str.replace(r"^[A-Za-z0-9]+://", "")
+    bucket = rest.str.extract(r"^([^/]*)", 1)
+    key = rest.str.extract(r"^[^/]*/(.*)$", 1)
+    return (
+        pl.when(bucket.is_null() | (bucket == ""))
+        .then(pl.lit("no bucket in the URI"))
+        .when(key.is_null() | (key == ""))
+        .then(pl.lit("no object key (a whole bucket or prefix is a manifest: ferry run s3://b/p/)"))
+        .when(key.str.ends_with("/"))
+        .then(pl.lit("the key ends in '/' (a folder, not an object)"))
+        .when(key.str.contains(r"(^|/)\.{0,2}(/|$)"))
+        .then(pl.lit("the key has an empty, '.' or '..' path segment, which ferry cannot address"))
+        .otherwise(_NO_REASON)
+    )
 
 
 #: A number written in decimal or scientific notation (``12``, ``12.0``, ``1e3``, ``1_000``).
@@ -276,7 +297,7 @@ def digest_column(field: str, source: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 def _describe_schemes(schemes: frozenset[str]) -> str:
     if schemes == SOURCE_SCHEMES:
-        return "http(s), file: and data: URLs and local paths"
+        return "http(s), s3, gs, az, file: and data: URLs and local paths"
     if schemes and schemes <= HTTP_SCHEMES:
         return "http(s) URLs" if len(schemes) == 2 else f"{next(iter(schemes))} URLs"
     return ", ".join(sorted(schemes)) + " URLs"
