@@ -24,7 +24,7 @@ from pipeline.manifest import open_manifest
 from pipeline.metrics import record_run
 from pipeline.pacing import Pacing
 from pipeline.plan import ManifestNames, Plan, PlanOptions, make_plan
-from pipeline.progress import Progress
+from pipeline.progress import Progress, StepProgress
 from pipeline.retry import RetryPolicy
 from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.settings import RunSettings
@@ -55,7 +55,7 @@ def _expected_rows(path: Path | None) -> int | None:
         return None
     try:
         if path.is_dir():
-            return 0  # a folder's files: few enough to plan in one partition
+            return None  # a folder may hold millions of files: counting them is reading it
         if path.suffix.lower() == ".parquet":
             return int(pq.read_metadata(path).num_rows)
         return path.stat().st_size // 40  # text: a URL and a little more a line
@@ -96,6 +96,7 @@ def plan_run(settings: RunSettings) -> RunSummary:
 def _plan(
     batches: Iterator[pl.DataFrame], space: RunSpace, settings: RunSettings, names: ManifestNames
 ) -> Plan:
+    """The plan of ``settings`` in ``space``; a line every few seconds while it is made."""
     options = PlanOptions(
         now=datetime.now(UTC),
         failed_only=settings.failed_only,
@@ -111,6 +112,7 @@ def _plan(
         scratch=space.scratch,
         chunks=space.chunks,
         names=names,
+        progress=StepProgress("planning", "manifest rows read", every=settings.log_every_seconds),
     )
 
 
@@ -122,6 +124,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     """
     if settings.dry_run:
         return plan_run(settings)
+    started = time.monotonic()
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
     with _manifest(settings) as (batches, base_dir, names), store.open_run() as space:
@@ -132,7 +135,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
                 extra=fields(rows=space.recovered, results=str(settings.results)),
             )
         plan = _plan(batches, space, settings, names)
-        run = _Run(settings, plan, space.recorder(), base_dir, out)
+        run = _Run(settings, plan, space.recorder(), base_dir, out, started)
         result: RunSummary = run_event_loop(run.execute())
         return result
 
@@ -147,8 +150,12 @@ class _Run:
         recorder: RunRecorder,
         base_dir: Path,
         out: TextIO,
+        started: float,
     ) -> None:
         self.settings = settings
+        #: When the command began (``time.monotonic``): the summary's time is the command's,
+        #: planning and the final write included.
+        self.started = started
         self.plan = plan
         self.out = out
         self.base_dir = base_dir
@@ -169,7 +176,6 @@ class _Run:
 
     async def execute(self) -> RunSummary:
         """Fan the plan out (the recorder is open), then write the table whatever happened."""
-        started = time.monotonic()
         try:
             with interrupt_on_signals(
                 self.signal,
@@ -180,8 +186,8 @@ class _Run:
         finally:
             self.summary.interrupted = self.signal.interrupted
             await self.progress.close()
-            self.summary.elapsed_seconds = time.monotonic() - started
             self._finish()
+            self.summary.elapsed_seconds = time.monotonic() - self.started
         if self.crash is not None:
             raise InternalError(
                 f"the checkpoint task failed: {type(self.crash).__name__}: {self.crash}"
@@ -309,7 +315,11 @@ class _Run:
         """Write the table once, streamed; on failure every finished row stays recoverable."""
         if self.write_error is None:
             try:
-                self.recorder.finish()
+                self.recorder.finish(
+                    StepProgress(
+                        "writing the table", "rows written", every=self.settings.log_every_seconds
+                    )
+                )
             except TableWriteError as exc:
                 self._failed_write(exc)
             else:

@@ -17,8 +17,8 @@ its bytes compared with the row's ``size``/``md5``/``sha256`` where the table ha
 its ``file_size``: a link whose bytes differ is **mismatched**, and its row becomes ``failed``
 with ``error_kind = checksum_mismatch`` (the next ``ferry run`` uploads it again).
 
-Rows that are alive are not touched; the table is rewritten (atomically, under its lock) only
-when something changed.
+Rows that are alive are not touched; the table is rewritten (atomically, under its lock, batch
+by batch) only when something changed. Only the columns a check needs are read.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
     if not path.exists():
         raise ResultsError(path, "no such result table")
     with store.rewrite() as rewrite:
-        table = rewrite.read()
+        table = rewrite.read(VERIFY_COLUMNS)
         report = VerifyReport(
             results=path, run_id=f"{new_run_id()}-verify", checksum=settings.checksum
         )
@@ -147,10 +147,14 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
         started = time.monotonic()
         checks: dict[str, LinkCheck] = run_event_loop(_check_all(candidates, settings, report, out))
         report.elapsed_seconds = time.monotonic() - started
-        updated = mark_dead(table, checks, run_id=report.run_id, now=datetime.now(UTC))
         if report.dead or report.mismatched:
-            rewrite.replace(updated)
+            now = datetime.now(UTC)
+            rewrite.update(lambda rows: mark_dead(rows, checks, run_id=report.run_id, now=now))
         return report
+
+
+#: The columns verify reads to check the links (the table is rewritten batch by batch).
+VERIFY_COLUMNS = ("id", "status", "download_url", "file_size", *INTEGRITY_FIELDS)
 
 
 def _integrity_columns(table: pl.DataFrame) -> list[pl.Expr]:
