@@ -9,6 +9,7 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -19,6 +20,7 @@ import pyarrow.parquet as pq
 from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import FatalApiError, InternalError, TableWriteError
+from pipeline.fdlimit import fit_concurrency
 from pipeline.logs import fields
 from pipeline.manifest import open_manifest
 from pipeline.metrics import record_run
@@ -125,6 +127,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     if settings.dry_run:
         return plan_run(settings)
     started = time.monotonic()
+    settings = replace(settings, concurrency=fit_concurrency(settings.concurrency))
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
     with _manifest(settings) as (batches, base_dir, names), store.open_run() as space:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import io
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -39,6 +40,7 @@ import aiohttp
 from pipeline.checksums import Digest, Expected, size_mismatch
 from pipeline.errors import SourceError, SourceUnavailableError, UploadError
 from pipeline.fsnames import path_of_file_url, shown
+from pipeline.stall import WatchedFile
 from pipeline.transport import retry_after, transport_errors
 
 SourceKind = Literal["data", "local", "remote"]
@@ -226,7 +228,7 @@ def open_local(
     try:
         # opened by descriptor, so the handle's ``name`` is no path: aiohttp would copy it into
         # a header, which a name that is not UTF-8 cannot go into
-        handle = open(os.open(path, os.O_RDONLY | os.O_CLOEXEC), "rb")  # noqa: SIM115
+        handle = WatchedFile(io.FileIO(os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
     except OSError as exc:
         raise local_failure(path, exc) from exc
     with handle:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +36,7 @@ import polars as pl
 from pipeline.checksums import Expected, expected_of
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import ChecksumMismatchError, ExitCode, LinkDeadError, ResultsError
+from pipeline.fdlimit import fit_concurrency
 from pipeline.links import LinkCheck, check_link
 from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.progress import Progress
@@ -131,6 +132,7 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
     A journal left beside the table by a killed run is folded in (and the table written) first.
     """
     out = stream if stream is not None else sys.stderr
+    settings = replace(settings, concurrency=fit_concurrency(settings.concurrency))
     path = settings.results
     store = ResultStore(path)
     if not path.exists():
