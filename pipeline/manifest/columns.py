@@ -16,13 +16,14 @@ from typing import Final
 import polars as pl
 
 from pipeline.errors import ManifestError, UsageError
+from pipeline.manifest.csvquotes import QUOTED
 from pipeline.manifest.messages import dtype_name, quote, show
 from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.schema import MANIFEST_ALIASES, OUTPUT_ONLY_COLUMNS
 
 #: A column of every raw frame: the 1-based data row. Reserved, like the frame's own columns.
 ROW: Final = "__ferry_row__"
-RESERVED: Final = frozenset({"_row", "_invalid", ROW})
+RESERVED: Final = frozenset({"_row", "_invalid", ROW, QUOTED})
 
 #: How people write the url column's names, for messages.
 URL_SPELLINGS: Final = "url, source_url, fileUrl"
