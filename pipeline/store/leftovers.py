@@ -49,9 +49,10 @@ class Leftovers:
     def rows(
         self, columns: Sequence[str] | None = None, *, table: pl.DataFrame | None = None
     ) -> pl.DataFrame | None:
-        """Every leftover row, oldest first (checkpoints, then the journal), with the extra
-        columns of the table's row of the same identity (read from ``table`` when the caller
-        has it), and long urls joined back when ``url`` is asked for; None when there are none.
+        """Every leftover row, oldest first (checkpoints, then the journal), with its manifest
+        row's extra columns (from the run's plan; without one, those of the table's row of the
+        same identity, read from ``table`` when the caller has it), and long urls joined back
+        when ``url`` is asked for; None when there are none.
         With ``columns``, only those are read of the checkpoint files."""
         journal = read_journal(self.files.journal, places=True)
         checkpointed = (
@@ -60,18 +61,22 @@ class Leftovers:
             else self._checkpoints.read_all(None if columns is None else [*columns, *OWN_COLUMNS])
         )
         updates = [checkpointed] if checkpointed is not None else []
+        chunks = ManifestChunks.open(self.files.plan) if journal.height or updates else None
         if journal.height:
-            extras = _extra_columns(self.table, columns)
-            if extras:
-                if table is None:
-                    table = read_results(self.table, ["id", "status", *extras])
-                journal = _with_table_extras(table, journal)
+            if chunks is not None:  # the run's plan: the manifest's extras, as a checkpoint
+                journal = with_extras(journal, chunks)
+            else:
+                extras = _extra_columns(self.table, columns)
+                if extras:
+                    if table is None:
+                        table = read_results(self.table, ["id", "status", *extras])
+                    journal = _with_table_extras(table, journal)
             updates.append(journal)
         if not updates:
             return None
         rows = pl.concat(updates, how="diagonal_relaxed")
         if columns is None or "url" in columns:
-            rows = resolved(rows, ManifestChunks.open(self.files.plan))
+            rows = resolved(rows, chunks)
         rows = rows.drop(OWN_COLUMNS, strict=False)
         return rows if columns is None else rows.select(c for c in columns if c in rows.columns)
 
