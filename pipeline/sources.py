@@ -45,6 +45,10 @@ from pipeline.transport import retry_after, transport_errors
 
 SourceKind = Literal["data", "local", "remote"]
 
+# The system's MIME types are read on first use: read them now, while descriptors are free (a
+# run out of them would fail every stream upload's content type, not just its file).
+mimetypes.init()
+
 RELAY_CHUNK_BYTES = 256 * 1024
 LOCAL_CHUNK_BYTES = 256 * 1024
 #: Ends the message of a mismatch found only once the bytes had been sent.

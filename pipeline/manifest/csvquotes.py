@@ -31,7 +31,8 @@ def quoted_spaces(text: bytes, names: tuple[str, ...], delimiter: str, rows: int
     if not any(hint in text for hint in _HINTS):
         return pl.Series(QUOTED, found, dtype=QUOTED_TYPE)
     sep = re.escape(delimiter.encode())
-    field = re.compile(rb'"(?:[^"]|"")*"|[^"\r\n' + sep + rb"]*")
+    # a quoted field (ending where a field may end), else anything up to the next delimiter
+    field = re.compile(rb'"(?:[^"]|"")*"(?=' + sep + rb"|\r?\n|$)|[^\r\n" + sep + rb"]*")
     position, record, column = 0, -1, 0  # record -1: the header
     end = len(text)
     while position < end:

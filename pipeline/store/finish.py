@@ -52,7 +52,7 @@ Progress = Callable[[int], None]
 def finish(
     table: Path,
     checkpoints: Checkpoints,
-    chunks: ManifestChunks | None,
+    chunks: ManifestChunks | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Fold ``checkpoints`` into ``table`` (atomically) and remove them; ``chunks`` (the run's
