@@ -19,7 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import final_write, journal, memory, overhead, report, scale, startup, throughput
+from benchmarks import (
+    edges,
+    final_write,
+    journal,
+    memory,
+    overhead,
+    report,
+    scale,
+    startup,
+    throughput,
+)
 from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine, own_peak_rss_bytes
 
 MIB = 1024 * 1024
@@ -43,6 +53,8 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "scale": scale.run,
     "journal": journal.run,
     "final_write": final_write.run,
+    "folder": edges.run_folder,
+    "large_rows": edges.run_large_rows,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import final_write, journal, scale, startup
+from benchmarks import edges, final_write, journal, scale, startup
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -559,6 +559,8 @@ SECTIONS = {
     "scale": scale.section,
     "journal": journal.section,
     "final_write": final_write.section,
+    "folder": edges.folder_section,
+    "large_rows": edges.large_rows_section,
 }
 
 
