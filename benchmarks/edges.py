@@ -195,8 +195,27 @@ def _verdict(value: float, goal: float) -> str:
     return "met" if value <= goal else "**not met**"
 
 
+def _section(
+    title: str, intro: str, header: list[str], rows: list[list[str]], reading: str, name: str
+) -> list[str]:
+    """A section: its title, what was run, the table, what it says, how to run it again."""
+    lines = [f"## {title}", "", intro, ""]
+    lines += markdown_table(header, rows)
+    reproduce = f"Reproduce: `.venv/bin/python -m benchmarks {name}` (its files are made once, "
+    return [*lines, "", reading, "", reproduce + "in `benchmarks/work/`).", ""]
+
+
+def _load(figures: dict[str, Any]) -> str:
+    return f"load average {figures['load_before']} before, {figures['load_after']} after"
+
+
 def folder_section(figures: dict[str, Any]) -> list[str]:
     """Section 9 of ``RESULTS.md``."""
+    commands = (
+        ("find", "`find DIR -type f \\| wc -l`"),
+        ("csv", "`ferry run paths.csv --dry-run` (the same paths)"),
+        ("folder", "`ferry run DIR --dry-run`"),
+    )
     rows = [
         [
             label,
@@ -204,35 +223,22 @@ def folder_section(figures: dict[str, Any]) -> list[str]:
             "" if key == "find" else f"{figures[key]['max_rss_mib']:.0f} MiB",
             ", ".join(f"{wall:.2f}" for wall in figures[key]["walls"]),
         ]
-        for key, label in (
-            ("find", "`find DIR -type f \\| wc -l`"),
-            ("csv", "`ferry run paths.csv --dry-run` (the same paths)"),
-            ("folder", "`ferry run DIR --dry-run`"),
-        )
+        for key, label in commands
     ]
     time_ratio, rss_ratio = figures["time_ratio"], figures["rss_ratio"]
-    lines = [
-        "## 9. A folder of a million files",
-        "",
+    return _section(
+        "9. A folder of a million files",
         f"{figures['files']:,} empty files in {figures['files'] // FILES_PER_FOLDER:,} folders, "
         f"planned as a folder and as a CSV of the same paths; median of {figures['repeats']} "
-        f"alternating runs (load average {figures['load_before']} before, "
-        f"{figures['load_after']} after).",
-        "",
-    ]
-    lines += markdown_table(["command", "wall", "peak RSS", "runs (wall)"], rows)
-    lines += [
-        "",
+        f"alternating runs ({_load(figures)}).",
+        ["command", "wall", "peak RSS", "runs (wall)"],
+        rows,
         f"The folder takes {time_ratio:.2f}x the CSV's time (goal <= {FOLDER_TIME_GOAL:g}: "
         f"{_verdict(time_ratio, FOLDER_TIME_GOAL)}) and {rss_ratio:.2f}x its peak RSS (goal <= "
         f"{FOLDER_RSS_GOAL:g}: {_verdict(rss_ratio, FOLDER_RSS_GOAL)}): it is listed a "
         "directory at a time with `os.scandir` (no `stat` per file), its rows made in batches.",
-        "",
-        "Reproduce: `.venv/bin/python -m benchmarks folder` (the tree is made once, in "
-        "`benchmarks/work/`).",
-        "",
-    ]
-    return lines
+        "folder",
+    )
 
 
 def large_rows_section(figures: dict[str, Any]) -> list[str]:
@@ -248,27 +254,23 @@ def large_rows_section(figures: dict[str, Any]) -> list[str]:
         ]
         for count in figures["counts"]
     ]
-    for name, reader in figures["readers"].items():
-        rows.append(
-            [
-                f"`ferry {name}` on the {large:,}-row table",
-                f"{reader['max_rss_mib']:.0f} MiB",
-                "",
-                f"{reader['wall_seconds']:.1f} s",
-            ]
-        )
+    rows += [
+        [
+            f"`ferry {name}` on the {large:,}-row table",
+            f"{reader['max_rss_mib']:.0f} MiB",
+            "",
+            f"{reader['wall_seconds']:.1f} s",
+        ]
+        for name, reader in figures["readers"].items()
+    ]
     ratio, status = figures["rss_ratio"], figures["readers"]["status"]["max_rss_mib"]
-    lines = [
-        "## 10. Large rows: manifests of `data:` URLs",
-        "",
+    return _section(
+        "10. Large rows: manifests of `data:` URLs",
         f"Files of {ROW_RAW_BYTES // 1024} KiB as `data:` URLs, {CONCURRENCY} at once, into "
         f"`fileapi` (a fresh process per run); median of {figures['repeats']} alternating runs "
-        f"(load average {figures['load_before']} before, {figures['load_after']} after).",
-        "",
-    ]
-    lines += markdown_table(["command", "peak RSS", "runs (MiB)", "wall"], rows)
-    lines += [
-        "",
+        f"({_load(figures)}).",
+        ["command", "peak RSS", "runs (MiB)", "wall"],
+        rows,
         f"Peak RSS at {large:,} / {small:,} rows: {ratio:.2f}x (goal <= {ROWS_RSS_GOAL:g}: "
         f"{_verdict(ratio, ROWS_RSS_GOAL)}; bound {ROWS_RSS_BOUND:g}: "
         f"{_verdict(ratio, ROWS_RSS_BOUND)}); `ferry status` {status:.0f} MiB (goal < "
@@ -277,9 +279,30 @@ def large_rows_section(figures: dict[str, Any]) -> list[str]:
         "reference and joined back from the run's copy of the manifest as the table is written; "
         "readers take only the columns they need. The summary's time is the command's, "
         "planning and the final write included (what it leaves out is the interpreter's start).",
-        "",
-        "Reproduce: `.venv/bin/python -m benchmarks large_rows` (the manifests are made once, "
-        "in `benchmarks/work/`).",
-        "",
-    ]
+        "large_rows",
+    )
+
+
+def headline(results: dict[str, Any]) -> list[str]:
+    """The headline lines of sections 9 and 10, when present."""
+    lines = []
+    if "folder" in results:
+        folder = results["folder"]["figures"]
+        planned = folder["folder"]
+        lines.append(
+            f"A folder of {folder['files']:,} files plans in {planned['wall_seconds']:.1f} s "
+            f"and {planned['max_rss_mib']:.0f} MiB: {folder['time_ratio']:.2f}x the time "
+            f"and {folder['rss_ratio']:.2f}x the peak RSS of the same paths as a CSV (goals 2x, "
+            f"1.3x); `find` lists them in {folder['find']['wall_seconds']:.2f} s."
+        )
+    if "large_rows" in results:
+        rows = results["large_rows"]["figures"]
+        small, large = rows["counts"]
+        lines.append(
+            f"`data:` URLs: peak RSS {rows['peak_rss_mib'][str(small)]:.0f} / "
+            f"{rows['peak_rss_mib'][str(large)]:.0f} MiB over "
+            f"{rows['bytes'][str(small)] / 1e6:.0f} / {rows['bytes'][str(large)] / 1e6:.0f} MB = "
+            f"{rows['rss_ratio']:.2f}x (goal 1.3x); `ferry status` on the table "
+            f"{rows['readers']['status']['max_rss_mib']:.0f} MiB (goal < {STATUS_GOAL_MIB} MiB)."
+        )
     return lines

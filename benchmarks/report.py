@@ -633,7 +633,7 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(startup.headline(results["startup"]["figures"]))
     if "scale" in results:
         lines.append(scale.headline(results["scale"]["figures"]))
-    return lines
+    return lines + edges.headline(results)
 
 
 def render(results: dict[str, Any]) -> str:
