@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.errors import ResultsError
 from pipeline.schema import RESULT_COLUMNS
 from pipeline.store.checkpoints import Base, Checkpoints, fingerprint
 from pipeline.store.chunks import ManifestChunks
@@ -25,7 +26,7 @@ from pipeline.store.files import TableFiles
 from pipeline.store.finish import finish
 from pipeline.store.journal import OWN_COLUMNS, PLACE_COLUMNS, read_journal
 from pipeline.store.recorder import with_extras
-from pipeline.store.refs import resolved
+from pipeline.store.refs import has_references, resolved
 from pipeline.store.table import count_rows, fold, read_results, table_schema, write_results
 
 
@@ -76,6 +77,12 @@ class Leftovers:
             return None
         rows = pl.concat(updates, how="diagonal_relaxed")
         if columns is None or "url" in columns:
+            if chunks is None and has_references(rows):  # a run ended meanwhile (read retries)
+                raise ResultsError(
+                    self.table,
+                    f"{self.files.plan.name} is gone: the sources of the rows a run left cannot "
+                    "be read (the next run folds those rows in)",
+                )
             rows = resolved(rows, chunks)
         rows = rows.drop(OWN_COLUMNS, strict=False)
         return rows if columns is None else rows.select(c for c in columns if c in rows.columns)
