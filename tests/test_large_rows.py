@@ -254,3 +254,35 @@ def test_only_long_urls_go_by_reference(tmp_path: Path) -> None:
     line = by_reference(long, chunks)
     assert line["url"] is None and line["_url_bytes"] == INLINE_CHARS + 1
     assert by_reference(long, None) is long  # no plan to refer to: the text itself
+
+
+def test_without_the_runs_plan_a_reader_says_so_and_the_next_run_keeps_the_rows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    from pipeline.errors import ResultsError
+
+    rows = large_rows(3)
+    frame = _plan_rows(rows)
+    table = tmp_path / "t.parquet"
+    store = ResultStore(table)
+    with store.open_run() as space:
+        assert space.chunks is not None
+        space.chunks.append(frame, ["tag"])
+        space.chunks.close()
+        recorder = space.recorder()
+        for number, row in enumerate(frame.iter_rows(named=True)):
+            job = PlannedRow(row["id"], row["url"], "p", row["file_name"], None, number, number + 1)
+            recorder.append(result_row(job, method="base64", run_id="r", attempts=1).to_journal())
+        recorder.close()  # killed
+    shutil.rmtree(TableFiles(table).plan)  # and its plan removed by hand
+    with pytest.raises(ResultsError, match=r"t\.parquet\.plan is gone"):
+        store.read()
+    assert store.read(["id", "status"]).height == 3  # what does not need the sources reads
+    with caplog.at_level(logging.WARNING), store.open_run() as space:
+        assert space.recovered == 3
+        space.discard_plan()
+    final = read_results(table)
+    assert final["id"].to_list() == ["id0", "id1", "id2"] and final["url"].null_count() == 3
+    assert "could not be found" in caplog.text
