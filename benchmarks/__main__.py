@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    edges,
     final_write,
     journal,
     manifests,
@@ -56,6 +57,8 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "final_write": final_write.run,
     "manifests": manifests.run,
     "stores": stores.run,
+    "folder": edges.run_folder,
+    "large_rows": edges.run_large_rows,
 }
 
 

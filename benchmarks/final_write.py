@@ -1,4 +1,4 @@
-"""Benchmark 10: an increment's final write, appended or merged (issue 22 kept the append).
+"""Benchmark: an increment's final write, appended or merged (issue 22 kept the append).
 
 A run that only adds rows to a Parquet table (the nightly increment) may write the next version
 of the table two ways (:mod:`pipeline.store.finish`):
@@ -135,7 +135,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         for name, value in (("append (ferry's increment)", append), ("streamed merge", merge))
     ]
     lines = [
-        "## 10. An increment's final write: appended or merged",
+        "## An increment's final write: appended or merged",
         "",
         f"{figures['new_rows']:,} new rows (checkpointed in files of {CHECKPOINT_ROWS:,}) after a "
         f"{figures['table_rows']:,}-row table, written by the store's own `finish`; median of "

@@ -1,4 +1,4 @@
-"""Benchmark 7: the journal's write per row, against group commit (issue 15).
+"""Benchmark: the journal's write per row, against group commit (issue 15).
 
 A worker journals its finished row (one line, handed to the kernel) before it takes the next.
 In one process, on uvloop, ``C`` = 64 workers finish 200,000 rows, each awaiting one turn of the
@@ -181,7 +181,7 @@ def section(figures: dict[str, Any]) -> list[str]:
     ]
     over = figures["us_over_floor"]
     lines = [
-        "## 7. The journal: a write per row against group commit",
+        "## The journal: a write per row against group commit",
         "",
         f"{figures['workers']} workers on uvloop finish {figures['rows']:,} rows, each awaiting "
         "one turn of the event loop per row (its request), and journal each one before taking "

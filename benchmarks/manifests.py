@@ -1,4 +1,4 @@
-"""Benchmark 8: reading the lists other tools write (issue 23), against CSV of the same rows.
+"""Benchmark: reading the lists other tools write (issue 23), against CSV of the same rows.
 
 1,000,000 rows (``url``, ``id``, ``size``) are written as CSV (the baseline), JSON Lines, a plain
 URL list and an aria2 input file (every entry with ``out=`` and ``checksum=md5=``). A child
@@ -144,7 +144,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         for case in figures["seconds"]
     ]
     lines = [
-        "## 8. Reading the lists other tools write",
+        "## Reading the lists other tools write",
         "",
         f"{figures['rows']:,} rows (`url`, `id`, `size` with gaps) in each format, read to the "
         "end by `open_manifest(...).batches(25_000)` in a child process; median of "

@@ -1,4 +1,4 @@
-"""Benchmark 3: memory and scale.
+"""Benchmark: memory and scale.
 
 * Peak RSS of ``ferry run`` (the CLI, a child process; the kernel's ``ru_maxrss``) over 5,000,
   50,000 and 200,000 rows. The issue's figure is peak RSS at 50,000 rows / at 5,000 rows (goal:

@@ -1,4 +1,4 @@
-"""Benchmark 2: client overhead, with zero latency: rows/s and CPU seconds per 1,000 rows.
+"""Benchmark: client overhead, with zero latency: rows/s and CPU seconds per 1,000 rows.
 
 With the API answering at once, the client's own work per row is what limits it. Against the
 ``stub`` server (the URL-upload answer without fetch or storage, in its own process) 10,000 rows

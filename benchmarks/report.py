@@ -6,9 +6,10 @@ that misses ``>= 1.0`` by less than the runs' own spread is marked "within noise
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from benchmarks import final_write, journal, manifests, scale, startup, stores
+from benchmarks import edges, final_write, journal, manifests, scale, startup, stores
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -69,13 +70,13 @@ def machine_section(machine: dict[str, str], meta: dict[str, Any]) -> list[str]:
 
 
 def throughput_section(figures: dict[str, Any]) -> list[str]:
-    """Benchmark 1: the headline table, then the two sweeps."""
+    """Benchmark: the headline table, then the two sweeps."""
     head = figures["headline"]
     limit, c, latency = head["limit"], head["concurrency"], head["latency_ms"]
     clients = head["clients"]
     ferry, bare = clients["ferry"], clients["bare"]
     lines = [
-        "## 1. Throughput against the limit",
+        "## Throughput against the limit",
         "",
         f"`C` = {c} requests in flight, `L` = {latency:g} ms per call: `C / L` = "
         f"{_rate(limit)} rows/s. {head['rows']:,} rows of tiny sources; every client talks to "
@@ -234,9 +235,9 @@ def _limit_goal(ferry: float, bare: float, limit: float) -> str:
 
 
 def overhead_section(figures: dict[str, Any]) -> list[str]:
-    """Benchmark 2: rows/s and CPU per 1,000 rows at zero latency."""
+    """Benchmark: rows/s and CPU per 1,000 rows at zero latency."""
     lines = [
-        "## 2. Client overhead (zero latency)",
+        "## Client overhead (zero latency)",
         "",
         "The server answers at once, so each client's own work per row sets its pace. CPU "
         "seconds per 1,000 rows: for the in-process rows, the client process's CPU time over "
@@ -336,13 +337,13 @@ def _ratio(value: float | None) -> str:
 
 
 def memory_section(figures: dict[str, Any]) -> list[str]:
-    """Benchmark 3: peak and median RSS over three manifest sizes; planning a million rows."""
+    """Benchmark: peak and median RSS over three manifest sizes; planning a million rows."""
     rss, plan = figures["rss"], figures["plan"]
     sizes = [int(size) for size in rss["sizes"]]
     ratios = rss["ratios"]
     first, later = ratios[0], ratios[-1]
     lines = [
-        "## 3. Memory and scale",
+        "## Memory and scale",
         "",
         "Peak RSS is the kernel's `ru_maxrss` of the child process; the median RSS is that of "
         "samples taken every 50 ms from start to exit (start-up included). No child can report "
@@ -504,10 +505,10 @@ def _memory_reading(rss: dict[str, Any], first: dict[str, Any], later: dict[str,
 
 
 def server_section(figures: dict[str, Any]) -> list[str]:
-    """Benchmark 4: ``benchmarks/bench_server.py``'s figures."""
+    """Benchmark: ``benchmarks/bench_server.py``'s figures."""
     size = figures["stream_bytes"] / 1024**3
     lines = [
-        "## 4. The server",
+        "## The server",
         "",
         "From `benchmarks/bench_server.py` (the server in a child process, uploads sent from "
         "a generator, RSS sampled every 20 ms with psutil).",
@@ -561,6 +562,8 @@ SECTIONS = {
     "manifests": manifests.section,
     "final_write": final_write.section,
     "stores": stores.section,
+    "folder": edges.folder_section,
+    "large_rows": edges.large_rows_section,
 }
 
 
@@ -635,7 +638,13 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(scale.headline(results["scale"]["figures"]))
     if "stores" in results:
         lines.append(stores.headline(results["stores"]["figures"]))
-    return lines
+    return lines + edges.headline(results)
+
+
+def _numbered(lines: list[str], number: int) -> list[str]:
+    """A section's lines with its title numbered ``number`` (its place in ``RESULTS.md``)."""
+    title = re.sub(r"^## (\d+\. )?", f"## {number}. ", lines[0])
+    return [title, *lines[1:]]
 
 
 def render(results: dict[str, Any]) -> str:
@@ -654,11 +663,13 @@ def render(results: dict[str, Any]) -> str:
     ]
     lines += [f"- {line}" for line in headline(results)] + [""]
     lines += machine_section(results["machine"], results["meta"])
+    number = 0
     for name, section in SECTIONS.items():
         if name not in results:
             continue
         entry = results[name]
-        lines += section(entry["figures"])
+        number += 1
+        lines += _numbered(section(entry["figures"]), number)
         took = f"{entry['seconds']:.0f} s"
         if (
             entry["command"] != results["meta"]["command"]

@@ -1,4 +1,4 @@
-"""Benchmark 6: scale. A run's cost follows the work, not the table (issue 10).
+"""Benchmark: scale. A run's cost follows the work, not the table (issue 10).
 
 Against the stub API at zero latency (``C`` = 64), ``ferry run`` as a child process:
 
@@ -347,7 +347,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         "runs: rows/s, peak",
     ]
     return [
-        "## 6. Scale: cost follows the work, not the table",
+        "## Scale: cost follows the work, not the table",
         "",
         "`ferry run` as a child process against the `stub` server at zero latency, `C` = 64. "
         "Rows/s is end to end (the rows done over the process's wall time: planning and the "

@@ -1,4 +1,4 @@
-"""Benchmark 5: start-up, against ``python -c pass`` in the same run.
+"""Benchmark: start-up, against ``python -c pass`` in the same run.
 
 Wall time and peak RSS of ``ferry --version`` and of ``ferry status`` on a small table (the
 demo's 32-row result table), each started as ``sys.executable -m jobs`` (what the console
@@ -129,7 +129,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         )
     header = ["command", "wall", "vs `python -c pass`", "peak RSS", "vs `python -c pass`"]
     lines = [
-        "## 5. Start-up",
+        "## Start-up",
         "",
         "Each command started as `sys.executable -m jobs` (what the `ferry` script runs), "
         f"{figures['repeats']} rounds alternating with `python -c pass`; medians. Peak RSS is "

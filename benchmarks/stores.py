@@ -1,4 +1,4 @@
-"""Benchmark 9: object stores. Signing rate, and listing a large prefix as a manifest.
+"""Benchmark: object stores. Signing rate, and listing a large prefix as a manifest.
 
 * **Signing**: URLs signed per second, one at a time as ferry signs them (right before each
   upload call), by ferry's :class:`~pipeline.stores.signing.Signer`: S3 (obstore, SigV4 HMAC),
@@ -279,7 +279,7 @@ def section(figures: dict[str, Any]) -> list[str]:
     ferry = statistics.median(listing["ferry_seconds"])
     boto = statistics.median(listing["boto3_seconds"])
     lines = [
-        "## 9. Object stores: signing and listing",
+        "## Object stores: signing and listing",
         "",
         f"Load average {figures['load_before']} before, {figures['load_after']} after.",
         "",

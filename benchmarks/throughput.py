@@ -1,4 +1,4 @@
-"""Benchmark 1: throughput against the ``C / L`` limit, beside three baselines.
+"""Benchmark: throughput against the ``C / L`` limit, beside three baselines.
 
 The API answers every upload after ``L`` = 50 ms; with ``C`` requests in flight no client can
 beat ``C / L`` rows per second. At ``C`` = 64 (3,000 rows of tiny sources) the same server

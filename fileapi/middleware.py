@@ -23,6 +23,8 @@ access_log = logging.getLogger("fileapi.access")
 error_log = logging.getLogger("fileapi.error")
 
 API_PREFIX = "/api/"
+#: What a request that matches no route is counted under.
+NO_ROUTE = "(no route)"
 
 
 def access_log_middleware(stats: ServerStats) -> Middleware:
@@ -30,7 +32,8 @@ def access_log_middleware(stats: ServerStats) -> Middleware:
 
     @web.middleware
     async def log_and_count(request: web.Request, handler: Handler) -> web.StreamResponse:
-        stats.requests_by_path[request.path] += 1
+        resource = request.match_info.route.resource
+        stats.requests_by_route[resource.canonical if resource is not None else NO_ROUTE] += 1
         if request.method == "POST" and request.path in UPLOAD_PATHS:
             stats.uploads += 1
         started = time.perf_counter()

@@ -18,13 +18,21 @@ from fileapi.storage import Storage
 class ServerStats:
     """What the server has seen, for tests and benchmarks.
 
-    ``requests_by_path`` counts every request by its path; ``uploads`` counts requests to the
-    three upload endpoints (whatever their outcome); ``stored`` counts successful uploads.
+    ``requests_by_route`` counts every request by its route (``/api/file-url-upload``, a
+    download's ``/{token}/{tail}``, ``(no route)``), never by its path: every download URL is
+    a path of its own, and a server that runs for weeks must not keep one counter per file.
+    ``uploads`` counts requests to the three upload endpoints (whatever their outcome);
+    ``stored`` counts successful uploads.
     """
 
-    requests_by_path: Counter[str] = field(default_factory=Counter)
+    requests_by_route: Counter[str] = field(default_factory=Counter)
     uploads: int = 0
     stored: int = 0
+
+    @property
+    def requests_by_path(self) -> Counter[str]:
+        """The counts by route, under their former name: the API's routes are their paths."""
+        return self.requests_by_route
 
 
 SETTINGS = web.AppKey("fileapi.settings", ServerSettings)

@@ -94,7 +94,8 @@ log = logging.getLogger(__name__)
     type=click.FloatRange(min=0.001),
     default=DEFAULT_TIMEOUT,
     show_default=True,
-    help="Seconds per request.",
+    help="Longest wait without progress, in seconds (connecting, or bytes not moving); never "
+    "a deadline for a whole transfer.",
 )
 @click.option(
     "--retention",

@@ -228,8 +228,10 @@ def serve(
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     from fileapi.runner import run_server
+    from pipeline.fdlimit import raise_open_files_limit
     from pipeline.logs import current_format
 
+    raise_open_files_limit()  # a connection is a descriptor: serve as many as the system lets
     say(f"ferry serve: data in {data_dir}", data_dir=str(data_dir))
     try:
         run_server(

@@ -28,7 +28,7 @@ from pipeline.settings import VERIFY_DEFAULT_RETRIES, VERIFY_DEFAULT_TIMEOUT, Ve
     type=click.FloatRange(min=0.001),
     default=VERIFY_DEFAULT_TIMEOUT,
     show_default=True,
-    help="Seconds per request.",
+    help="Longest wait without progress, in seconds (connecting, or bytes not moving).",
 )
 @click.option(
     "--retries",

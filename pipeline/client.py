@@ -8,6 +8,7 @@ Where a stream upload's bytes come from is :mod:`pipeline.sources`' business.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any, NamedTuple
@@ -25,6 +26,7 @@ from pipeline.errors import (
     TooLargeError,
     UploadError,
 )
+from pipeline.stall import PIECEWISE_BYTES, StallWatch, WatchedBytes, WatchedFile, watched_chunks
 from pipeline.transport import retry_after, transport_errors
 from pipeline.units import API_RETENTION_SECONDS
 
@@ -156,16 +158,32 @@ class ApiClient:
     def __repr__(self) -> str:
         return f"ApiClient(base_url={self._base!r})"
 
-    async def _post(self, endpoint: str, **kwargs: Any) -> Uploaded:
+    def _stall_watch(self) -> StallWatch | None:
+        """A watch of a request whose body may take long to send: ``--timeout`` (the session's
+        ``sock_read``) is then how long nothing may move (:mod:`pipeline.stall`)."""
+        seconds = self._session.timeout.sock_read
+        return StallWatch(seconds) if seconds else None
+
+    async def _post(
+        self, endpoint: str, *, watch: StallWatch | None = None, **kwargs: Any
+    ) -> Uploaded:
         if "json" in kwargs:  # orjson: a fifth of the cost of aiohttp's json.dumps per row
-            kwargs["data"] = orjson.dumps(kwargs.pop("json"))
+            data = orjson.dumps(kwargs.pop("json"))
+            if len(data) > PIECEWISE_BYTES and watch is None:
+                watch = self._stall_watch()
+            kwargs["data"] = WatchedBytes(data, watch) if watch is not None else data
             headers = self._json
         else:
             headers = self._auth
+        # a small body is in the socket's buffer at once: aiohttp's own timeouts (connecting,
+        # reading the answer) bound the rest; a large one is watched while it goes out
         with transport_errors():
-            async with self._session.post(
-                f"{self._base}{endpoint}", headers=headers, **kwargs
-            ) as resp:
+            async with (
+                watch if watch is not None else contextlib.nullcontext(),
+                self._session.post(f"{self._base}{endpoint}", headers=headers, **kwargs) as resp,
+            ):
+                if watch is not None:
+                    watch.touch()
                 body = await resp.read()
         return interpret_answer(resp.status, body, resp.headers, retention_seconds=self._retention)
 
@@ -199,9 +217,15 @@ class ApiClient:
         ``part_name`` is the multipart file name (the API's default name); ``file_name`` is sent
         as the ``fileName`` field only when the manifest asked for one.
         """
+        watch = self._stall_watch()
+        if watch is not None:
+            if isinstance(body, WatchedFile):
+                body.watch = watch
+            elif isinstance(body, AsyncIterator):
+                body = watched_chunks(body, watch)
         form = aiohttp.FormData(quote_fields=False)  # raw names, as browsers send them
         form.add_field("uploadPath", upload_path)
         if file_name:
             form.add_field("fileName", file_name)
         form.add_field("file", body, filename=part_name, content_type=content_type)
-        return await self._post("/api/file-stream-upload", data=form)
+        return await self._post("/api/file-stream-upload", watch=watch, data=form)

@@ -14,7 +14,7 @@
         ├── InvalidRowError       invalid_row   permanent, never sent
         ├── BadRequestError       bad_request   permanent (400, 404, 405, 422, ...)
         ├── SourceError           source_error  permanent (API could not fetch the source)
-        │   └── SourceUnavailableError  retryable (the relay's download met 429/5xx)
+        │   └── SourceUnavailableError  retryable (a relay's 429/5xx; a local EMFILE, EAGAIN)
         ├── TooLargeError         too_large     permanent (413)
         ├── RateLimitedError      rate_limited  retryable (429), carries ``retry_after``
         ├── ServerError           server_error  retryable (5xx, 455, non-JSON bodies)
@@ -151,7 +151,8 @@ class SourceError(UploadError):
 
 
 class SourceUnavailableError(SourceError):
-    """ferry's own download of a source (relay) met a transient answer: 429, 5xx."""
+    """A source met something that may pass: ferry's own download of it (relay) a 429 or 5xx,
+    a local file "Too many open files" or another transient ``OSError``."""
 
     retryable = True
 

@@ -26,7 +26,7 @@ from pipeline.settings import (
     VERIFY_DEFAULT_BACKOFF_CAP,
     VERIFY_DEFAULT_RETRIES,
 )
-from pipeline.transport import transport_errors
+from pipeline.transport import session_timeout, transport_errors
 
 #: HEAD answers that mean "this server does not do HEAD": try a ranged GET instead.
 NO_HEAD_STATUSES = frozenset({405, 501})
@@ -110,7 +110,7 @@ async def download_link(
 ) -> LinkCheck:
     """GET ``url`` and stream its body through a digest of ``expected``; ``timeout`` bounds
     the connect and every pause between bytes, not the whole (large) download."""
-    limits = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    limits = session_timeout(timeout)
     with transport_errors():
         async with session.get(url, timeout=limits) as resp:
             if not 200 <= resp.status < 300:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,10 +79,12 @@ _IDENTITY: Final = {"id": pl.String(), "_row": pl.Int64(), "_same": pl.UInt64()}
 _SAME: Final = pl.struct("url", "upload_path", "file_name").hash().alias("_same")
 #: ``_same`` of a hashed identity: the identity already is a hash of the source and target.
 _SAME_BY_IDENTITY: Final = pl.lit(0, dtype=pl.UInt64).alias("_same")
+#: What the plan keeps of a row with an explicit target, to find clashing targets: ``url`` is
+#: a hash of the source (only compared, never shown; a ``data:`` URL is not spilled twice).
 _TARGET: Final = {
     "upload_path": pl.String(),
     "file_name": pl.String(),
-    "url": pl.String(),
+    "url": pl.UInt64(),
     "_invalid": pl.String(),
     "_row": pl.Int64(),
 }
@@ -142,7 +144,7 @@ class Plan:
             )
             if hi <= lo:
                 continue  # nothing to do in this chunk: it is not even read
-            chunk = self.chunks.read(number, keep=False)
+            chunk = self.chunks.read(number)
             wanted = self.todo.slice(lo, hi - lo)
             picked = chunk.join(wanted, on="_row", how="inner", maintain_order="right")
             yield from _planned(picked)
@@ -198,6 +200,7 @@ def make_plan(
     scratch: Path,
     chunks: ManifestChunks | None,
     names: ManifestNames,
+    progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """Categorise every manifest row (from ``batches``) against the table's rows (``table``:
     ``id``, ``status``, ``expires_at`` in batches, in table order, of the version ``base``).
@@ -205,7 +208,8 @@ def make_plan(
     The partitions are spilled to ``scratch``; with ``chunks`` (a real run) the manifest's
     rows are kept there for :meth:`Plan.rows`, else (a dry run) only the counts are.
     Raises :class:`~pipeline.errors.ManifestError` for duplicate ids and clashing targets,
-    as :func:`~pipeline.manifest.read_manifest` would.
+    as :func:`~pipeline.manifest.read_manifest` would. ``progress`` is told the manifest rows
+    read so far, batch by batch.
     """
     count = partitions_for(names.expected_rows, base.rows)
     identities = SpilledPartitions(scratch, "m", count)
@@ -217,8 +221,12 @@ def make_plan(
     # work, which releases the GIL, so the second core takes it
     with ThreadPoolExecutor(1, thread_name_prefix="ferry-plan-table") as pool:
         spilled = pool.submit(_spill_table, table, table_parts, stop)
+        read = 0
         try:
             for batch in prefetched(iter(batches)):
+                read += batch.height
+                if progress is not None:
+                    progress(read)
                 if options.shard is not None:
                     batch = batch.filter(in_shard(batch["id"], options.shard))
                 if chunks is not None:
@@ -229,7 +237,10 @@ def make_plan(
                 aimed = batch.filter(
                     pl.col("file_name").is_not_null() & pl.col("_invalid").is_null()
                 )
-                targets.add(aimed.select(*_TARGET), pl.struct("upload_path", "file_name").hash())
+                targets.add(
+                    aimed.select(*_TARGET).with_columns(pl.col("url").hash()),
+                    pl.struct("upload_path", "file_name").hash(),
+                )
         except BaseException:
             stop.set()
             raise

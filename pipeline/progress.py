@@ -1,7 +1,9 @@
 """Progress on stderr: a tqdm bar on a terminal, one log line every few seconds otherwise.
 
 The periodic line is a log record (``ferry: 1200/3000 rows, ...`` as text; with JSON logs it
-carries ``done``, ``total``, ``ok``, ``failed`` and ``rows_per_second``).
+carries ``done``, ``total``, ``ok``, ``failed`` and ``rows_per_second``). The steps before and
+after the rows, planning and the final write of the table, have a line of their own
+(:class:`StepProgress`), so that a long one is never silent.
 """
 
 from __future__ import annotations
@@ -112,3 +114,22 @@ class Progress:
         if self._bar is not None:
             self._bar.set_postfix(ok=self.ok, failed=self.failed)
             self._bar.close()
+
+
+class StepProgress:
+    """A line every ``every`` seconds while a step that finishes no row goes on: called with
+    how far it is (``ferry: planning: 120000 manifest rows read``; JSON logs carry ``step`` and
+    ``done``). Quiet for the first ``every`` seconds: a short step says nothing."""
+
+    def __init__(self, step: str, unit: str, *, every: float) -> None:
+        self.step = step
+        self.unit = unit
+        self._every = every
+        self._last = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        log.info(f"ferry: {self.step}: {done} {self.unit}", extra=fields(step=self.step, done=done))

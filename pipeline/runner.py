@@ -9,6 +9,7 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -20,12 +21,13 @@ from pipeline.checksums import has_hash
 from pipeline.client import ApiClient
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import FatalApiError, InternalError, TableWriteError
+from pipeline.fdlimit import fit_concurrency
 from pipeline.logs import fields
 from pipeline.manifest import open_manifest
 from pipeline.metrics import record_run
 from pipeline.pacing import Pacing
 from pipeline.plan import ManifestNames, Plan, PlanOptions, make_plan
-from pipeline.progress import Progress
+from pipeline.progress import Progress, StepProgress
 from pipeline.retry import RetryPolicy
 from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.settings import RunSettings
@@ -59,7 +61,7 @@ def _expected_rows(path: Path | None) -> int | None:
         return None
     try:
         if path.is_dir():
-            return 0  # a folder's files: few enough to plan in one partition
+            return None  # a folder may hold millions of files: counting them is reading it
         if path.suffix.lower() == ".parquet":
             return int(pq.read_metadata(path).num_rows)
         return path.stat().st_size // 40  # text: a URL and a little more a line
@@ -108,6 +110,7 @@ def plan_run(settings: RunSettings) -> RunSummary:
 def _plan(
     batches: Iterator[pl.DataFrame], space: RunSpace, settings: RunSettings, names: ManifestNames
 ) -> Plan:
+    """The plan of ``settings`` in ``space``; a line every few seconds while it is made."""
     options = PlanOptions(
         now=datetime.now(UTC),
         failed_only=settings.failed_only,
@@ -123,6 +126,7 @@ def _plan(
         scratch=space.scratch,
         chunks=space.chunks,
         names=names,
+        progress=StepProgress("planning", "manifest rows read", every=settings.log_every_seconds),
     )
 
 
@@ -134,6 +138,8 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     """
     if settings.dry_run:
         return plan_run(settings)
+    started = time.monotonic()
+    settings = replace(settings, concurrency=fit_concurrency(settings.concurrency))
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
     stores, needs = _stores(settings), StoreNeeds()
@@ -150,7 +156,7 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
         plan = _plan(batches, space, settings, names)
         # a store without credentials stops the run here, before any upload
         needs.require(stores.environment, sign=settings.via != "relay")
-        run = _Run(settings, plan, space.recorder(), base_dir, out, stores)
+        run = _Run(settings, plan, space.recorder(), base_dir, out, stores, started)
         result: RunSummary = run_event_loop(run.execute())
         return result
 
@@ -171,9 +177,13 @@ class _Run:
         base_dir: Path,
         out: TextIO,
         stores: Stores,
+        started: float,
     ) -> None:
         self.settings = settings
         self.stores = stores
+        #: When the command began (``time.monotonic``): the summary's time is the command's,
+        #: planning and the final write included.
+        self.started = started
         self.plan = plan
         self.out = out
         self.base_dir = base_dir
@@ -194,7 +204,6 @@ class _Run:
 
     async def execute(self) -> RunSummary:
         """Fan the plan out (the recorder is open), then write the table whatever happened."""
-        started = time.monotonic()
         try:
             with interrupt_on_signals(
                 self.signal,
@@ -205,8 +214,8 @@ class _Run:
         finally:
             self.summary.interrupted = self.signal.interrupted
             await self.progress.close()
-            self.summary.elapsed_seconds = time.monotonic() - started
             self._finish()
+            self.summary.elapsed_seconds = time.monotonic() - self.started
         if self.crash is not None:
             raise InternalError(
                 f"the checkpoint task failed: {type(self.crash).__name__}: {self.crash}"
@@ -348,7 +357,11 @@ class _Run:
         """Write the table once, streamed; on failure every finished row stays recoverable."""
         if self.write_error is None:
             try:
-                self.recorder.finish()
+                self.recorder.finish(
+                    StepProgress(
+                        "writing the table", "rows written", every=self.settings.log_every_seconds
+                    )
+                )
             except TableWriteError as exc:
                 self._failed_write(exc)
             else:

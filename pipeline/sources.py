@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import io
 import mimetypes
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -41,12 +43,18 @@ import aiohttp
 from pipeline.bodies import OCTET_STREAM, SourceBody, Tap, digest_for
 from pipeline.checksums import Digest, Expected, size_mismatch
 from pipeline.errors import SourceError, SourceUnavailableError, UploadError
+from pipeline.fsnames import path_of_file_url, shown
+from pipeline.stall import WatchedFile
 from pipeline.transport import retry_after, transport_errors
 
 if TYPE_CHECKING:
     from pipeline.stores.registry import Stores
 
 SourceKind = Literal["data", "local", "remote"]
+
+# The system's MIME types are read on first use: read them now, while descriptors are free (a
+# run out of them would fail every stream upload's content type, not just its file).
+mimetypes.init()
 
 RELAY_CHUNK_BYTES = 256 * 1024
 LOCAL_CHUNK_BYTES = 256 * 1024
@@ -65,8 +73,10 @@ def is_local(url: str) -> bool:
 
 
 def local_path(url: str, base_dir: Path) -> Path:
-    """The file a local source names; relative paths are relative to the manifest's folder."""
-    raw = unquote(urlsplit(url).path) if url.startswith("file://") else url
+    """The file a local source names; relative paths are relative to the manifest's folder.
+
+    A ``file://`` URL's escapes stand for bytes (``%E9`` for a name that is not UTF-8)."""
+    raw = path_of_file_url(url) if url.startswith("file://") else url
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base_dir / path
 
@@ -75,6 +85,31 @@ def name_from_url(url: str) -> str:
     """The last path segment of ``url``, percent-decoded; ``file`` when there is none."""
     segment = urlsplit(url).path.rsplit("/", 1)[-1]
     return unquote(segment) or "file"
+
+
+#: What a local file's ``open`` or ``read`` may meet once and not the next time: the process or
+#: the system out of file descriptors or memory, an interrupted call, a busy device.
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.EAGAIN,
+        errno.EINTR,
+        errno.ENOMEM,
+        errno.ENOBUFS,
+        errno.EBUSY,
+        errno.ETIMEDOUT,
+    }
+)
+
+
+def local_failure(path: Path, exc: OSError) -> SourceError:
+    """The error for a local file that could not be opened or read: retried when it may pass
+    (:data:`TRANSIENT_ERRNOS`: "Too many open files", ...), else a permanent ``source_error``."""
+    text = f"cannot read {shown(path)}: {exc.strerror or exc}"
+    if exc.errno in TRANSIENT_ERRNOS:
+        return SourceUnavailableError(text)
+    return SourceError(text)
 
 
 def source_failure(status: int, url: str, headers: Mapping[str, str] | None = None) -> UploadError:
@@ -116,7 +151,7 @@ class LocalChunks:
         try:
             chunk = await asyncio.get_running_loop().run_in_executor(None, self._read)
         except OSError as exc:
-            self._tap.failure = SourceError(f"cannot read {self._path}: {exc.strerror}")
+            self._tap.failure = local_failure(self._path, exc)
             raise self._tap.failure from exc
         if not chunk:
             raise StopAsyncIteration
@@ -162,12 +197,14 @@ def open_local(
     the bytes pass a digest on their way, and a size that differs fails before any upload.
     """
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - aiohttp streams it, closed on leaving
+        # opened by descriptor, so the handle's ``name`` is no path: aiohttp would copy it into
+        # a header, which a name that is not UTF-8 cannot go into
+        handle = WatchedFile(io.FileIO(os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
     except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
+        raise local_failure(path, exc) from exc
     with handle:
         content_type = mimetypes.guess_type(path.name)[0] or OCTET_STREAM
-        name = file_name or path.name
+        name = file_name or shown(path.name)
         if expected is None:
             yield SourceBody(handle, name, content_type)
             return

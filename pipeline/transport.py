@@ -23,10 +23,16 @@ def make_session(*, concurrency: int, timeout: float) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=max(concurrency, 1), limit_per_host=0, ttl_dns_cache=300)
     return aiohttp.ClientSession(
         connector=connector,
-        timeout=aiohttp.ClientTimeout(total=timeout),
+        timeout=session_timeout(timeout),
         headers={"User-Agent": USER_AGENT},
         raise_for_status=False,
     )
+
+
+def session_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """``--timeout`` for aiohttp: connecting, and each wait for the answer's bytes; never a
+    deadline for a whole request (a body going out is watched by :mod:`pipeline.stall`)."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

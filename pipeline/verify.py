@@ -17,8 +17,8 @@ its bytes compared with the row's ``size``/``md5``/``sha256`` where the table ha
 its ``file_size``: a link whose bytes differ is **mismatched**, and its row becomes ``failed``
 with ``error_kind = checksum_mismatch`` (the next ``ferry run`` uploads it again).
 
-Rows that are alive are not touched; the table is rewritten (atomically, under its lock) only
-when something changed.
+Rows that are alive are not touched; the table is rewritten (atomically, under its lock, batch
+by batch) only when something changed. Only the columns a check needs are read.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,6 +36,7 @@ import polars as pl
 from pipeline.checksums import Expected, expected_of
 from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
 from pipeline.errors import ChecksumMismatchError, ExitCode, LinkDeadError, ResultsError
+from pipeline.fdlimit import fit_concurrency
 from pipeline.links import LinkCheck, check_link
 from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.progress import Progress
@@ -131,12 +132,13 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
     A journal left beside the table by a killed run is folded in (and the table written) first.
     """
     out = stream if stream is not None else sys.stderr
+    settings = replace(settings, concurrency=fit_concurrency(settings.concurrency))
     path = settings.results
     store = ResultStore(path)
     if not path.exists():
         raise ResultsError(path, "no such result table")
     with store.rewrite() as rewrite:
-        table = rewrite.read()
+        table = rewrite.read(VERIFY_COLUMNS)
         report = VerifyReport(
             results=path, run_id=f"{new_run_id()}-verify", checksum=settings.checksum
         )
@@ -147,10 +149,14 @@ def verify(settings: VerifySettings, *, stream: TextIO | None = None) -> VerifyR
         started = time.monotonic()
         checks: dict[str, LinkCheck] = run_event_loop(_check_all(candidates, settings, report, out))
         report.elapsed_seconds = time.monotonic() - started
-        updated = mark_dead(table, checks, run_id=report.run_id, now=datetime.now(UTC))
         if report.dead or report.mismatched:
-            rewrite.replace(updated)
+            now = datetime.now(UTC)
+            rewrite.update(lambda rows: mark_dead(rows, checks, run_id=report.run_id, now=now))
         return report
+
+
+#: The columns verify reads to check the links (the table is rewritten batch by batch).
+VERIFY_COLUMNS = ("id", "status", "download_url", "file_size", *INTEGRITY_FIELDS)
 
 
 def _integrity_columns(table: pl.DataFrame) -> list[pl.Expr]:

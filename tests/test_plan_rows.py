@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -46,9 +47,9 @@ def test_rows_come_in_order_from_the_chunks_that_hold_them(
     read: list[int] = []
     original = ManifestChunks.read
 
-    def spy(self: ManifestChunks, number: int, *, keep: bool = True) -> pl.DataFrame:
+    def spy(self: ManifestChunks, number: int, **options: Any) -> pl.DataFrame:
         read.append(number)
-        return original(self, number, keep=keep)
+        return original(self, number, **options)
 
     monkeypatch.setattr(ManifestChunks, "read", spy)
     todo = pl.DataFrame(

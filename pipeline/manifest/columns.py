@@ -16,6 +16,7 @@ from typing import Final
 import polars as pl
 
 from pipeline.errors import ManifestError, UsageError
+from pipeline.manifest.csvquotes import QUOTED
 from pipeline.manifest.messages import dtype_name, quote, show
 from pipeline.manifest.options import INTEGRITY_FIELDS
 from pipeline.schema import MANIFEST_ALIASES, OUTPUT_ONLY_COLUMNS
@@ -25,7 +26,7 @@ ROW: Final = "__ferry_row__"
 #: aria2's ``header=`` lines of a row (one ``Name: value`` a line): carried to the planner for
 #: the relay's request, after the extra columns, and never to the result table or a log.
 HEADERS: Final = "_headers"
-RESERVED: Final = frozenset({"_row", "_invalid", ROW, HEADERS})
+RESERVED: Final = frozenset({"_row", "_invalid", ROW, HEADERS, QUOTED})
 #: Fields carried to the result table as extra columns, under these names.
 CARRIED_FIELDS: Final = (*INTEGRITY_FIELDS, "mirrors")
 

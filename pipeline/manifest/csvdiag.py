@@ -9,17 +9,40 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
+from collections.abc import Iterator
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipeline.manifest.messages import fields
+from pipeline.manifest.textio import MAX_RECORD_BYTES
+
+_DATA_URL: Final = re.compile(r"\s*data:[^,]*;base64$", re.IGNORECASE)
 
 
 def locate_csv_problem(
     data: bytes, delimiter: str, *, quoting: bool = True
 ) -> tuple[int | None, str | None]:
     """Row and description of the first quoting or field-count problem in ``data``."""
+    with _no_field_limit():
+        return _locate(data, delimiter, quoting=quoting)
+
+
+@contextlib.contextmanager
+def _no_field_limit() -> Iterator[None]:
+    """Python's csv module refuses fields over 131,072 characters ("field larger than field
+    limit"), which would hide the real problem of a row holding a ``data:`` URL: lifted while
+    the diagnosis reads (as far as ferry reads a record at all)."""
+    previous = csv.field_size_limit(MAX_RECORD_BYTES)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _locate(data: bytes, delimiter: str, *, quoting: bool) -> tuple[int | None, str | None]:
     reader = csv.reader(
         io.StringIO(data.decode("utf-8", "replace"), newline=""),
         delimiter=delimiter,
@@ -35,7 +58,10 @@ def locate_csv_problem(
                 continue
             row += 1
             if record and len(record) != width:
-                return row, f"has {fields(len(record))}, the header has {width} (ragged row)"
+                message = f"has {fields(len(record))}, the header has {width} (ragged row)"
+                if len(record) > width and any(_DATA_URL.match(field) for field in record):
+                    message += ": a data: URL holds a comma, so its field must be quoted"
+                return row, message
     except csv.Error as exc:
         where = row + 1 if width is not None else None
         prefix = "" if where is not None else "header: "

@@ -7,7 +7,8 @@ A file whose first field on the first line is an http(s) URL has no header: its 
 The file is parsed block by block (:mod:`pipeline.manifest.textio`) by polars, each block with
 the header in front, exactly as a whole file would be: a row with more or fewer fields than
 the header, a stray or unbalanced quote, is a bad manifest, never padded or cut. Blank lines
-are counted but skipped.
+are counted but skipped. Which values were quoted with spaces around them (a path that keeps
+them) is found only in the rare block that may hold one (:mod:`pipeline.manifest.csvquotes`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import polars as pl
 from pipeline.errors import ManifestError
 from pipeline.manifest.columns import ROW, check_names
 from pipeline.manifest.csvdiag import find_short_row, locate_csv_problem
+from pipeline.manifest.csvquotes import QUOTED, quoted_spaces
 from pipeline.manifest.inputs import Input
 from pipeline.manifest.messages import fields
 from pipeline.manifest.options import ManifestOptions
@@ -92,7 +94,7 @@ class Layout:
             for block in _chain(body, rest):
                 frame = self.parse(source.label, block.data, done)
                 done += frame.height
-                yield frame.filter(~pl.all_horizontal(pl.exclude(ROW).is_null()))
+                yield frame.filter(~pl.all_horizontal(pl.exclude(ROW, QUOTED).is_null()))
 
         return RawTable(
             names=self.names,
@@ -129,6 +131,9 @@ class Layout:
             raise ManifestError(label, "malformed CSV header")
         frame.columns = list(self.names)
         frame = frame.with_row_index(ROW, offset=done + 1)
+        if self.quoting:
+            quoted = quoted_spaces(text, self.names, self.delimiter, frame.height)
+            frame = frame.with_columns(quoted)
         if not self.headerless and len(self.names) > 1:
             last = self.names[-1]
             if frame.select(pl.col(last).is_null().any()).item():

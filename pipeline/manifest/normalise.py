@@ -13,6 +13,7 @@ import polars as pl
 
 from pipeline.errors import ManifestError
 from pipeline.manifest.columns import ROW, ColumnMap, check_types
+from pipeline.manifest.csvquotes import QUOTED
 from pipeline.manifest.identity import identities
 from pipeline.manifest.messages import show
 from pipeline.manifest.options import FRAME_COLUMNS, ManifestOptions
@@ -27,6 +28,7 @@ from pipeline.manifest.validity import (
 )
 
 _PATH_ENDS = r"^[\s/]+|[\s/]+$"
+_SCHEME = r"^[A-Za-z][A-Za-z0-9+.\-]*:"
 
 
 def normalise(
@@ -40,6 +42,9 @@ def normalise(
         return pl.col(fields[field]).cast(pl.String)
 
     url = text("url").str.strip_chars()
+    if QUOTED in raw.columns:  # a quoted local path keeps its spaces: they are its name's
+        kept = pl.col(QUOTED).list.contains(pl.lit(fields["url"])).fill_null(False)
+        url = pl.when(kept & ~url.str.contains(_SCHEME)).then(text("url")).otherwise(url)
     exprs: dict[str, pl.Expr] = {"url": pl.when(url != "").then(url)}
     if "upload_path" in fields:
         upload_path = text("upload_path").str.replace_all(_PATH_ENDS, "")

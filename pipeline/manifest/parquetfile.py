@@ -14,6 +14,7 @@ from typing import IO
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.batching import parquet_batches
 from pipeline.errors import ManifestError
 from pipeline.manifest.columns import ROW, check_names
 from pipeline.manifest.inputs import Input
@@ -43,7 +44,7 @@ def read_parquet(source: Input, options: ManifestOptions) -> RawTable:
 
     def batches(rows: int) -> Iterator[pl.DataFrame]:
         done = 0
-        reader = parquet.iter_batches(batch_size=rows)
+        reader = parquet_batches(parquet, rows)
         while True:
             try:
                 batch = next(reader, None)

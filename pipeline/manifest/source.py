@@ -18,7 +18,7 @@ import polars as pl
 from pipeline.errors import ManifestError
 from pipeline.manifest.columns import ColumnMap, check_types, map_columns
 from pipeline.manifest.csvfile import read_csv
-from pipeline.manifest.folder import read_folder
+from pipeline.manifest.folder import folder_rows
 from pipeline.manifest.inputs import Input, open_input
 from pipeline.manifest.jsonl import read_jsonl
 from pipeline.manifest.normalise import normalise
@@ -124,9 +124,7 @@ class ManifestSource:
             return
         if self.columns is None:
             assert self.path is not None
-            frame = read_folder(self.path, self._options.default_upload_path)
-            for start in range(0, frame.height, rows):
-                yield frame.slice(start, rows)
+            yield from rechunk(folder_rows(self.path, self._options.default_upload_path), rows)
             return
         raw = self._take_raw()
         count = 0

@@ -20,8 +20,9 @@ from pipeline.errors import ManifestError
 from pipeline.manifest.messages import first_line
 
 BLOCK_BYTES: Final = 4 << 20
-#: A "record" longer than this has an unbalanced quote: it goes to the parser, which says so.
-MAX_RECORD_BYTES: Final = 64 << 20
+#: The longest record (a row, or a line) read: a ``data:`` URL of 100 MB is one. A "record"
+#: longer than this is a quote that never closes, or a row too large for ferry: said so.
+MAX_RECORD_BYTES: Final = 256 << 20
 
 PARQUET_MAGIC: Final = b"PAR1"
 GZIP_MAGIC: Final = b"\x1f\x8b"
@@ -63,6 +64,13 @@ def blocks(
     line = 1
     first = True
     for data in _cut(read, quoted=quoted, block_bytes=block_bytes):
+        if data is None:
+            hint = "a quote that never closes, or " if quoted else ""
+            raise ManifestError(
+                label,
+                f"line {line}: a row longer than {MAX_RECORD_BYTES >> 20} MiB "
+                f"({hint}a row too large for ferry)",
+            )
         if first:
             data = check_start(label, data, fmt)
             first = False
@@ -74,33 +82,48 @@ def blocks(
         raise ManifestError(label, "empty file (0 bytes)")
 
 
-def _cut(read: Reader, *, quoted: bool, block_bytes: int) -> Iterator[bytes]:
+def _cut(read: Reader, *, quoted: bool, block_bytes: int) -> Iterator[bytes | None]:
+    """Blocks of whole records; None for a record longer than :data:`MAX_RECORD_BYTES`.
+
+    A record longer than a block is gathered piece by piece (its quotes counted as they come),
+    and joined once, when it ends: never copied again for every block read.
+    """
     carry = b""
+    pieces: list[bytes] = []  # the start of a record longer than the blocks read so far
+    odd = 0  # the parity of the quotes in ``pieces``
+    held = 0
     while True:
         chunk = read(block_bytes)
         if not chunk:
-            if carry:
-                yield carry
+            if pieces or carry:
+                yield b"".join([*pieces, carry])
             return
-        data = carry + chunk if carry else chunk
-        end = _last_record_end(data, quoted)
-        if end == 0 and len(data) <= max(MAX_RECORD_BYTES, block_bytes):
-            carry = data
-            continue
+        if not pieces:
+            chunk = carry + chunk if carry else chunk
+            carry = b""
+        end = _last_record_end(chunk, quoted, odd)
         if end == 0:
-            end = len(data)
-        yield data[:end]
-        carry = data[end:]
+            pieces.append(chunk)
+            held += len(chunk)
+            odd ^= chunk.count(b'"') % 2 if quoted else 0
+            if held > max(MAX_RECORD_BYTES, block_bytes):
+                yield None
+                return
+            continue
+        yield b"".join([*pieces, chunk[:end]]) if pieces else chunk[:end]
+        pieces, odd, held = [], 0, 0
+        carry = chunk[end:]
 
 
-def _last_record_end(data: bytes, quoted: bool) -> int:
-    """The end of the last whole line of ``data`` (after its ``\\n``), or 0."""
+def _last_record_end(data: bytes, quoted: bool, odd: int = 0) -> int:
+    """The end of the last whole line of ``data`` (after its ``\\n``), or 0; ``odd``: a quote
+    opened before ``data`` is still open."""
     end = data.rfind(b"\n")
     if end < 0:
         return 0
     if not quoted:
         return end + 1
-    odd = data.count(b'"', 0, end) % 2
+    odd = (odd + data.count(b'"', 0, end)) % 2
     while odd:
         previous = data.rfind(b"\n", 0, end)
         if previous < 0:

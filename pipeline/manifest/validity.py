@@ -90,15 +90,21 @@ def row_checks(accepted_schemes: frozenset[str]) -> list[pl.Expr]:
     file_name = pl.col("file_name")
     scheme = url.str.extract(_SCHEME, 1).str.to_lowercase()
     is_data = scheme == "data"
+    # a local path is a file's name: a tab, a newline or a backslash are part of it
+    is_path = scheme.is_null()
     url_text = (
         pl.when(url.is_null())
         .then(pl.lit("empty URL"))
         .when(is_data)
         .then(_NO_REASON)  # a data: URL is the file itself: long, and its Base64 may wrap
-        .when(url.str.contains(_CONTROL))
+        .when(url.str.contains(_CONTROL) & ~is_path)
         .then(pl.lit("control characters in URL"))
         .when(url.str.len_chars() > MAX_URL_CHARS)
-        .then(pl.lit(f"URL longer than {MAX_URL_CHARS} characters"))
+        .then(
+            pl.when(is_path)
+            .then(pl.lit(f"path longer than {MAX_URL_CHARS} characters"))
+            .otherwise(pl.lit(f"URL longer than {MAX_URL_CHARS} characters"))
+        )
         .otherwise(_NO_REASON)
     )
     url_form = (

@@ -2,9 +2,10 @@
 
 * :meth:`ResultStore.read` gives the table with every row finished up to the last checkpoint
   (and the journal) folded in, without a lock: what ``status``, ``report`` and ``merge`` read
-  while a run goes on;
+  while a run goes on (:meth:`ResultStore.batches` the same in batches, for ``report``);
 * :meth:`ResultStore.rewrite` holds the table's lock, folds in whatever a killed run left, and
-  lets the caller replace the whole table (``verify``, ``merge``);
+  lets the caller replace the whole table (``merge``) or pass it through a change batch by
+  batch (``verify``);
 * :meth:`ResultStore.open_run` holds the lock for a run (a dry run takes none) and gives it
   the table as the plan needs it, a place for the plan, and a recorder for the rows it finishes.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -34,6 +35,7 @@ from pipeline.store.leftovers import Leftovers
 from pipeline.store.lock import table_lock
 from pipeline.store.recorder import RunRecorder
 from pipeline.store.table import (
+    TableWriter,
     check_results_path,
     iter_table,
     read_results,
@@ -74,6 +76,13 @@ class ResultStore:
                     raise
                 time.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def batches(self, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+        """The table as :meth:`read` gives it, with only ``columns`` (``id`` and ``status``
+        among them), in batches bounded in rows and bytes: table order, then the rows new to
+        it. For a reader that reduces every row as it goes (``report``): its memory then
+        follows a batch, not the table's long urls."""
+        return self._leftovers.applied(iter_table(self.table, columns=list(columns)), columns)
 
     @contextlib.contextmanager
     def rewrite(self) -> Iterator[Rewrite]:
@@ -118,11 +127,21 @@ class Rewrite:
         #: A run (killed, or going on elsewhere) left rows beside the table.
         self.leftovers = leftovers.exist()
 
-    def read(self) -> pl.DataFrame:
-        """The whole table, with what a killed run left folded in (and written) first."""
+    def read(self, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The whole table, or only its ``columns`` (``id`` and ``status`` among them), with
+        what a killed run left folded in (and written) first."""
         with writes_to(self.table, self.table):
             self._leftovers.recover()
-        return read_results(self.table)
+        return read_results(self.table, columns)
+
+    def update(self, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+        """Replace the table with its rows passed through ``change`` batch by batch (streamed,
+        atomically: memory follows a batch, not the table); call after :meth:`read`."""
+        with writes_to(self.table, self.table):
+            with TableWriter(self.table, table_schema(self.table)) as out:
+                for batch in iter_table(self.table):
+                    out.write(change(batch))
+            self._leftovers.clear()
 
     def replace(self, frame: pl.DataFrame) -> None:
         """Replace the table with ``frame`` (atomically) and drop what runs left beside it:
@@ -160,7 +179,9 @@ class RunSpace:
     def table_rows(self) -> Iterator[pl.DataFrame]:
         """The table's ``id``, ``status`` and ``expires_at`` in batches, in table order, with
         any rows a run left beside it applied (those new to the table come last)."""
-        return self._leftovers.applied(iter_table(self.table, columns=list(PLAN_COLUMNS)))
+        return self._leftovers.applied(
+            iter_table(self.table, columns=list(PLAN_COLUMNS)), PLAN_COLUMNS
+        )
 
     def recorder(self) -> RunRecorder:
         """The recorder of this run's rows, open (the run's plan is complete)."""

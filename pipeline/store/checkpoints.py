@@ -19,6 +19,7 @@ import contextlib
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Final
@@ -116,12 +117,19 @@ class Checkpoints:
         fsync_folder(self.folder)
         self._next_seq = seq + 1
 
-    def read_all(self) -> pl.DataFrame | None:
-        """Every checkpointed row, in the order written (None when there are none)."""
+    def read_all(self, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
+        """Every checkpointed row, in the order written (None when there are none); with
+        ``columns``, only those of them that the files have."""
         segments = self.segments()
         if not segments:
             return None
-        frames = [pl.read_parquet(s.path) for s in segments]
+        frames = []
+        for segment in segments:
+            present = None
+            if columns is not None:
+                names = set(pq.read_schema(segment.path).names)
+                present = [name for name in columns if name in names]
+            frames.append(pl.read_parquet(segment.path, columns=present))
         return pl.concat(frames, how="diagonal_relaxed")
 
     def schema(self) -> pl.Schema | None:

@@ -25,7 +25,6 @@ class ManifestChunks:
         self.folder = folder
         self.extra_columns = extra_columns
         self.firsts = firsts
-        self._cache: tuple[int, pl.DataFrame] | None = None
 
     @classmethod
     def create(cls, folder: Path) -> ManifestChunks:
@@ -62,30 +61,30 @@ class ManifestChunks:
     def __len__(self) -> int:
         return len(self.firsts)
 
-    def read(self, number: int, *, keep: bool = True) -> pl.DataFrame:
-        """Chunk ``number`` (``keep``: the last one read is kept for the next call)."""
-        if self._cache is not None and self._cache[0] == number:
-            return self._cache[1]
-        frame = pl.read_parquet(self._path(number))
-        if keep:
-            self._cache = (number, frame)
-        return frame
+    def read(self, number: int, *, columns: list[str] | None = None) -> pl.DataFrame:
+        """Chunk ``number``, or only its ``columns``."""
+        return pl.read_parquet(self._path(number), columns=columns)
 
-    def extras_for(self, rows: pl.Series) -> pl.DataFrame:
-        """``_row`` and the extra columns of the manifest rows ``rows`` (absent ones left out)."""
+    def columns_for(self, rows: pl.Series, columns: list[str]) -> pl.DataFrame:
+        """``_row`` and ``columns`` of the manifest rows ``rows`` (absent ones left out); only
+        the chunks that hold them are read, and of those only these columns."""
         wanted = rows.drop_nulls().unique()
         starts = pl.Series(self.firsts, dtype=pl.Int64)
         found = starts.search_sorted(wanted.cast(pl.Int64), side="right") - 1
         numbers = sorted(set(found.unique().to_list()))
-        columns = ["_row", *self.extra_columns]
+        columns = ["_row", *columns]
         parts = [
-            self.read(n).select(columns).filter(pl.col("_row").is_in(wanted.implode()))
+            self.read(n, columns=columns).filter(pl.col("_row").is_in(wanted.implode()))
             for n in numbers
             if n >= 0
         ]
         if not parts:
-            return self.read(0).select(columns).head(0) if self.firsts else pl.DataFrame()
+            return self.read(0, columns=columns).head(0) if self.firsts else pl.DataFrame()
         return pl.concat(parts, how="vertical_relaxed")
+
+    def extras_for(self, rows: pl.Series) -> pl.DataFrame:
+        """``_row`` and the extra columns of the manifest rows ``rows`` (absent ones left out)."""
+        return self.columns_for(rows, self.extra_columns)
 
     def remove(self) -> None:
         """Delete the chunks."""

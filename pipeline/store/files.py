@@ -22,10 +22,11 @@ TABLE_SUFFIXES: Final = (".parquet", ".csv")
 
 #: A companion file or folder of a table: ``<name>.parquet.journal``, ``.lock``, ``.tmp-123``,
 #: ``.checkpoints``, ``.plan``, ``.dryrun-xyz``; and the older ``.<name>.tmp-123`` temp files.
-_COMPANION: Final = re.compile(
+COMPANION_PATTERN: Final = (
     r"\.(parquet|csv)\.(journal|lock|tmp-\d+|checkpoints|plan|dryrun-[A-Za-z0-9_]+)$"
     r"|^\.[^/]*\.tmp-\d+$"
 )
+_COMPANION: Final = re.compile(COMPANION_PATTERN)
 _TAIL: Final = "tail.parquet"
 _PARTITIONS: Final = "partitions"
 
@@ -122,6 +123,12 @@ def looks_like_results(path: Path) -> bool:
     return {"status", "run_id"} <= names
 
 
+def may_be_table(name: str) -> bool:
+    """True when a file of this name could be a result table (its extension): only such a
+    file's header is read to tell."""
+    return name.lower().endswith(TABLE_SUFFIXES)
+
+
 def is_own_file(path: Path) -> bool:
     """True for any file ferry wrote for a result table: the table itself or a companion.
 
@@ -130,4 +137,4 @@ def is_own_file(path: Path) -> bool:
     """
     if is_companion(path):
         return True
-    return path.suffix.lower() in TABLE_SUFFIXES and looks_like_results(path)
+    return may_be_table(path.name) and looks_like_results(path)

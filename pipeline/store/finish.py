@@ -1,9 +1,11 @@
 """The final write: the table and a run's checkpoint files become the next version of the table.
 
 Streamed: the current table is read batch by batch and the checkpoint files bucket by bucket
-(see :mod:`pipeline.store.checkpoints`), so memory follows one bucket, not the table. A row
-finished in the run replaces the current row of its identity in place; rows new to the table
-follow every current row, in manifest order. When the checkpoints do not refer to the table
+(see :mod:`pipeline.store.checkpoints`), so memory follows a batch of the table and one bucket's
+checkpointed rows, which hold long urls by reference only (:mod:`pipeline.store.refs`): those
+are joined back from the run's copy of the manifest, slice by slice, as the rows are written.
+A row finished in the run replaces the current row of its identity in place; rows new to the
+table follow every current row, in manifest order. When the checkpoints do not refer to the table
 as it is (it was replaced by hand, or by a write whose clean-up a kill prevented and whose
 ``committed`` mark is missing), the rows are folded by identity instead, in memory: correct
 whatever happened, and only ever needed after an accident.
@@ -16,7 +18,7 @@ the fallback should that way refuse.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -25,8 +27,10 @@ import pyarrow as pa
 from pipeline.store.append import AppendError, append_files
 from pipeline.store.atomic import commit
 from pipeline.store.checkpoints import Base, Checkpoints, Segment, fingerprint
+from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles
-from pipeline.store.journal import PLACE_COLUMNS
+from pipeline.store.journal import OWN_COLUMNS, PLACE_COLUMNS
+from pipeline.store.refs import resolved, slices
 from pipeline.store.table import (
     TableWriter,
     conform,
@@ -41,15 +45,25 @@ from pipeline.store.table import (
 _END = 1 << 62
 
 
-def finish(table: Path, checkpoints: Checkpoints) -> None:
-    """Fold ``checkpoints`` into ``table`` (atomically) and remove them."""
+#: Called with the rows written so far, while the table is being written.
+Progress = Callable[[int], None]
+
+
+def finish(
+    table: Path,
+    checkpoints: Checkpoints,
+    chunks: ManifestChunks | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Fold ``checkpoints`` into ``table`` (atomically) and remove them; ``chunks`` (the run's
+    copy of the manifest) holds the long urls the checkpoints refer to."""
     segments = checkpoints.segments()
     if segments and not checkpoints.committed_to(table):
         base = checkpoints.base()
         if base is not None and base.fingerprint == fingerprint(table):
-            _merge_streamed(table, checkpoints, segments, base)
+            _merge_streamed(table, checkpoints, segments, base, chunks, progress)
         else:
-            _fold_in_memory(table, checkpoints)
+            _fold_in_memory(table, checkpoints, chunks)
     checkpoints.clear()
 
 
@@ -57,7 +71,7 @@ def _target_schema(current: pl.Schema, checkpoints: Checkpoints) -> pl.Schema:
     """The table's columns (``current``), then any extra column the checkpoints bring."""
     target = dict(current)
     for name, dtype in (checkpoints.schema() or {}).items():
-        if name not in target and name not in PLACE_COLUMNS:
+        if name not in target and name not in OWN_COLUMNS:
             target[name] = dtype
     return pl.Schema(target)
 
@@ -94,7 +108,12 @@ class _OldRows:
 
 
 def _merge_streamed(
-    table: Path, checkpoints: Checkpoints, segments: list[Segment], base: Base
+    table: Path,
+    checkpoints: Checkpoints,
+    segments: list[Segment],
+    base: Base,
+    chunks: ManifestChunks | None = None,
+    progress: Progress | None = None,
 ) -> None:
     by_bucket: dict[int, list[Path]] = {}
     for segment in segments:  # in the order written: the latest row of an identity wins
@@ -103,22 +122,31 @@ def _merge_streamed(
     target = _target_schema(columns, checkpoints)
     if target == columns and _only_adds(table, segments, base):
         with contextlib.suppress(AppendError):  # else the merge below writes the same rows
-            _append(table, checkpoints, by_bucket, target)
+            _append(table, checkpoints, by_bucket, target, chunks, progress)
             return
     old = _OldRows(table)
-    with TableWriter(table, target) as out:
+    with TableWriter(table, target, progress=progress) as out:
         for bucket in sorted(by_bucket):
             low, high = bucket * base.width, (bucket + 1) * base.width
             for batch in old.before(low):
                 out.write_arrow(batch)  # untouched rows are copied as they are
-            start = old.position()
-            held = [_conformed(table, piece) for piece in old.before(high)]
-            current = pl.concat(held, how="vertical_relaxed") if held else None
             updates = _bucket_rows(by_bucket[bucket])
-            out.write(_merge_bucket(current, start, updates).drop(PLACE_COLUMNS, strict=False))
+            start = old.position()
+            for piece in old.before(high):
+                current = _conformed(table, piece)
+                merged, updates = _replace(current, start, updates)
+                start += piece.num_rows
+                _write(out, merged, chunks)
+            _write(out, updates.sort("_key"), chunks)  # the rows new to the table
         for batch in old.before(_END):
             out.write_arrow(batch)
         out.before_commit = checkpoints.mark_committed
+
+
+def _write(out: TableWriter, rows: pl.DataFrame, chunks: ManifestChunks | None) -> None:
+    """Write ``rows`` with their long urls joined back, a slice of bounded bytes at a time."""
+    for piece in slices(rows):
+        out.write(resolved(piece, chunks).drop(PLACE_COLUMNS, strict=False))
 
 
 def _bucket_rows(paths: list[Path]) -> pl.DataFrame:
@@ -144,16 +172,20 @@ def _only_adds(table: Path, segments: list[Segment], base: Base) -> bool:
 
 
 def _append(
-    table: Path, checkpoints: Checkpoints, by_bucket: dict[int, list[Path]], schema: pl.Schema
+    table: Path,
+    checkpoints: Checkpoints,
+    by_bucket: dict[int, list[Path]],
+    schema: pl.Schema,
+    chunks: ManifestChunks | None,
+    progress: Progress | None,
 ) -> None:
     """The run's rows after the table's own (see :mod:`pipeline.store.append`)."""
     files = TableFiles(table)
     tail, new_version = files.tail, files.temp()
     try:
-        with TableWriter(tail, schema) as out:
+        with TableWriter(tail, schema, progress=progress) as out:
             for bucket in sorted(by_bucket):
-                rows = _bucket_rows(by_bucket[bucket]).sort("_key")
-                out.write(rows.drop(PLACE_COLUMNS, strict=False))
+                _write(out, _bucket_rows(by_bucket[bucket]).sort("_key"), chunks)
         append_files(table, tail, new_version)
         checkpoints.mark_committed(new_version)
         commit(new_version, table)
@@ -169,10 +201,11 @@ def _conformed(table: Path, rows: pa.Table) -> pl.DataFrame:
     return conform(frame, table)
 
 
-def _merge_bucket(current: pl.DataFrame | None, start: int, updates: pl.DataFrame) -> pl.DataFrame:
-    """One bucket: current rows replaced in place by updates of their identity, then new rows."""
-    if current is None or current.height == 0:
-        return updates.sort("_key")
+def _replace(
+    current: pl.DataFrame, start: int, updates: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Current rows (from position ``start``) with those an update has the identity of replaced
+    in place, in order; and the updates still to place."""
     current = current.with_row_index("_key", offset=start).with_columns(
         pl.col("_key").cast(pl.Int64)
     )
@@ -182,15 +215,17 @@ def _merge_bucket(current: pl.DataFrame | None, start: int, updates: pl.DataFram
         .with_columns(pl.col("_place").alias("_key"))
         .drop("_place")
     )
-    kept = current.join(updates.select("id"), on="id", how="anti")
-    new = updates.join(places.select("id"), on="id", how="anti")
-    return pl.concat([kept, replacing, new], how="diagonal_relaxed").sort("_key")
+    if replacing.height == 0:
+        return current, updates
+    kept = current.join(replacing.select("id"), on="id", how="anti")
+    merged = pl.concat([kept, replacing], how="diagonal_relaxed").sort("_key")
+    return merged, updates.join(replacing.select("id"), on="id", how="anti")
 
 
-def _fold_in_memory(table: Path, checkpoints: Checkpoints) -> None:
+def _fold_in_memory(table: Path, checkpoints: Checkpoints, chunks: ManifestChunks | None) -> None:
     updates = checkpoints.read_all()
     if updates is None:
         return
     previous = read_results(table)
-    folded = fold(previous, updates.drop(PLACE_COLUMNS, strict=False))
+    folded = fold(previous, resolved(updates, chunks).drop(PLACE_COLUMNS, strict=False))
     write_results(folded, table)

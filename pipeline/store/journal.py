@@ -27,6 +27,10 @@ _TIMESTAMP_COLUMNS = ("uploaded_at", "expires_at", "finished_at")
 #: table, see :mod:`pipeline.store.checkpoints`) and ``_row`` (its manifest row, for extras).
 PLACE_COLUMNS = ("_key", "_row")
 JOURNAL_COLUMNS = (*RESULT_COLUMNS, *PLACE_COLUMNS)
+#: A long ``url``'s reference, in a line whose ``url`` is null (:mod:`pipeline.store.refs`).
+REF_COLUMNS = ("_url_bytes", "_url_hash")
+#: The columns of a journal line or a checkpoint file that the table does not have.
+OWN_COLUMNS = (*PLACE_COLUMNS, *REF_COLUMNS)
 #: Timestamps travel as integer microseconds since the epoch.
 _JOURNAL_SCHEMA: dict[str, pl.DataType] = {
     **{
@@ -34,6 +38,8 @@ _JOURNAL_SCHEMA: dict[str, pl.DataType] = {
         for name, dtype in RESULT_POLARS_SCHEMA.items()
     },
     **{name: pl.Int64() for name in PLACE_COLUMNS},
+    "_url_bytes": pl.Int64(),
+    "_url_hash": pl.String(),
 }
 
 
@@ -88,11 +94,11 @@ class Journal:
 
 def read_journal(path: Path, *, places: bool = False) -> pl.DataFrame:
     """The journal's rows with the result columns; with ``places`` also ``_key`` and ``_row``
-    (null when unknown).
+    (null when unknown) and the references of long urls (:data:`REF_COLUMNS`).
 
     Empty when there is no journal; a torn last line (killed mid-write) is dropped.
     """
-    columns = JOURNAL_COLUMNS if places else RESULT_COLUMNS
+    columns = (*JOURNAL_COLUMNS, *REF_COLUMNS) if places else RESULT_COLUMNS
     if not path.exists() or path.stat().st_size == 0:
         return (
             pl.DataFrame(schema=_JOURNAL_SCHEMA)
@@ -130,5 +136,5 @@ def _read_lines_leniently(data: bytes) -> pl.DataFrame:
         except ValueError:
             continue
         if isinstance(row, dict) and isinstance(row.get("id"), str):
-            rows.append({name: row.get(name) for name in JOURNAL_COLUMNS})
+            rows.append({name: row.get(name) for name in _JOURNAL_SCHEMA})
     return pl.DataFrame(rows, schema=_JOURNAL_SCHEMA)

@@ -18,13 +18,15 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from pipeline.errors import ResultsError
 from pipeline.schema import RESULT_COLUMNS
 from pipeline.store.checkpoints import Base, Checkpoints, fingerprint
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles
 from pipeline.store.finish import finish
-from pipeline.store.journal import PLACE_COLUMNS, read_journal
+from pipeline.store.journal import OWN_COLUMNS, PLACE_COLUMNS, read_journal
 from pipeline.store.recorder import with_extras
+from pipeline.store.refs import has_references, resolved
 from pipeline.store.table import count_rows, fold, read_results, table_schema, write_results
 
 
@@ -48,24 +50,41 @@ class Leftovers:
     def rows(
         self, columns: Sequence[str] | None = None, *, table: pl.DataFrame | None = None
     ) -> pl.DataFrame | None:
-        """Every leftover row, oldest first (checkpoints, then the journal), with the extra
-        columns of the table's row of the same identity (read from ``table`` when the caller
-        has it); None when there are none."""
+        """Every leftover row, oldest first (checkpoints, then the journal), with its manifest
+        row's extra columns (from the run's plan; without one, those of the table's row of the
+        same identity, read from ``table`` when the caller has it), and long urls joined back
+        when ``url`` is asked for; None when there are none.
+        With ``columns``, only those are read of the checkpoint files."""
         journal = read_journal(self.files.journal, places=True)
         checkpointed = (
-            None if self._checkpoints.committed_to(self.table) else self._checkpoints.read_all()
+            None
+            if self._checkpoints.committed_to(self.table)
+            else self._checkpoints.read_all(None if columns is None else [*columns, *OWN_COLUMNS])
         )
         updates = [checkpointed] if checkpointed is not None else []
+        chunks = ManifestChunks.open(self.files.plan) if journal.height or updates else None
         if journal.height:
-            extras = _extra_columns(self.table, columns)
-            if extras:
-                if table is None:
-                    table = read_results(self.table, ["id", "status", *extras])
-                journal = _with_table_extras(table, journal)
+            if chunks is not None:  # the run's plan: the manifest's extras, as a checkpoint
+                journal = with_extras(journal, chunks)
+            else:
+                extras = _extra_columns(self.table, columns)
+                if extras:
+                    if table is None:
+                        table = read_results(self.table, ["id", "status", *extras])
+                    journal = _with_table_extras(table, journal)
             updates.append(journal)
         if not updates:
             return None
-        rows = pl.concat(updates, how="diagonal_relaxed").drop(PLACE_COLUMNS, strict=False)
+        rows = pl.concat(updates, how="diagonal_relaxed")
+        if columns is None or "url" in columns:
+            if chunks is None and has_references(rows):  # a run ended meanwhile (read retries)
+                raise ResultsError(
+                    self.table,
+                    f"{self.files.plan.name} is gone: the sources of the rows a run left cannot "
+                    "be read (the next run folds those rows in)",
+                )
+            rows = resolved(rows, chunks)
+        rows = rows.drop(OWN_COLUMNS, strict=False)
         return rows if columns is None else rows.select(c for c in columns if c in rows.columns)
 
     def folded(self, table: pl.DataFrame, columns: Sequence[str] | None) -> pl.DataFrame:
@@ -73,11 +92,14 @@ class Leftovers:
         rows = self.rows(columns, table=table)
         return table if rows is None else fold(table, rows)
 
-    def applied(self, batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-        """The table's ``batches`` with the leftover rows applied, streamed: a row replaces the
-        table's row of its identity where it stands, rows new to the table come last."""
+    def applied(
+        self, batches: Iterator[pl.DataFrame], columns: Sequence[str]
+    ) -> Iterator[pl.DataFrame]:
+        """The table's ``batches`` (of ``columns``) with the leftover rows applied, streamed: a
+        row replaces the table's row of its identity where it stands, rows new to the table
+        come last."""
         first = next(batches, None)
-        columns = first.columns if first is not None else ["id", "status", "expires_at"]
+        columns = first.columns if first is not None else list(columns)
         rows = self.rows(columns)
         if rows is None:
             if first is not None:
@@ -92,7 +114,10 @@ class Leftovers:
                 remaining = remaining.join(hit.select("id"), on="id", how="anti")
             yield batch
         if remaining.height:
-            yield remaining.select(columns)
+            yield remaining.select(
+                pl.col(name) if name in remaining.columns else pl.lit(None).alias(name)
+                for name in columns
+            )
 
     def recover(self) -> int:
         """Fold what a killed run left into the table; how many rows that was. Call under the
@@ -103,20 +128,20 @@ class Leftovers:
         journal = read_journal(self.files.journal, places=True)
         recovered = journal.height + self._checkpointed_rows()
         base = self._checkpoints.base()
+        chunks = ManifestChunks.open(self.files.plan)
         if journal.height:
             if base is not None and journal["_key"].null_count() == 0:
-                chunks = ManifestChunks.open(self.files.plan)
                 rows = with_extras(journal, chunks)
                 if chunks is None:
                     rows = _with_table_extras(read_results(self.table), journal)
                 self._checkpoints.write(rows, base.width)
             else:  # a journal without places (no checkpoints): fold by identity
                 previous = read_results(self.table)
-                rows = _with_table_extras(previous, journal).drop(PLACE_COLUMNS)
-                write_results(fold(previous, rows), self.table)
+                rows = resolved(_with_table_extras(previous, journal), chunks)
+                write_results(fold(previous, rows.drop(PLACE_COLUMNS)), self.table)
             self.files.journal.unlink()
         if self._checkpoints.exists():
-            finish(self.table, self._checkpoints)
+            finish(self.table, self._checkpoints, chunks)
         self.clear()
         return recovered
 

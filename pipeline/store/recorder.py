@@ -16,8 +16,9 @@ from pipeline.errors import TableWriteError
 from pipeline.store.checkpoints import Base, Checkpoints
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles
-from pipeline.store.finish import finish
+from pipeline.store.finish import Progress, finish
 from pipeline.store.journal import Journal, read_journal
+from pipeline.store.refs import by_reference
 from pipeline.store.writes import write_failure, writes_to
 
 #: A checkpoint is due after this many journaled rows, so the journal (read back whole at a
@@ -38,8 +39,9 @@ def with_extras(rows: pl.DataFrame, chunks: ManifestChunks | None) -> pl.DataFra
 class RunRecorder:
     """Records one run's finished rows: journal first, then checkpoints, then the table.
 
-    A row is in the journal (handed to the kernel) before :meth:`append` returns; a checkpoint
-    moves the journal's rows into checkpoint files and empties it; :meth:`finish` writes the
+    A row is in the journal (handed to the kernel) before :meth:`append` returns, a long url
+    by reference (:mod:`pipeline.store.refs`); a checkpoint moves the journal's rows into
+    checkpoint files and empties it; :meth:`finish` writes the
     table once, streamed, and removes every companion the run made.
     """
 
@@ -66,7 +68,7 @@ class RunRecorder:
         if self._broken is not None:
             raise self._broken
         try:
-            self._journal.append(row)
+            self._journal.append(by_reference(row, self._chunks))
         except OSError as exc:
             self._broken = write_failure(self._files.journal, self._files.table, exc)
             raise self._broken from exc
@@ -83,13 +85,14 @@ class RunRecorder:
             self._journal.truncate()
         self._journal.rows_written = 0
 
-    def finish(self) -> None:
-        """Checkpoint the rest, write the table (streamed, atomic), remove the companions."""
+    def finish(self, progress: Progress | None = None) -> None:
+        """Checkpoint the rest, write the table (streamed, atomic), remove the companions;
+        ``progress`` is told the rows written so far as the table is written."""
         if self._broken is not None:
             raise self._broken
         self.checkpoint()
         with writes_to(self._files.table, self._files.table):
-            finish(self._files.table, self._checkpoints)
+            finish(self._files.table, self._checkpoints, self._chunks, progress)
         self._journal.close(remove=True)
         if self._chunks is not None:
             self._chunks.remove()

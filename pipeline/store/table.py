@@ -16,6 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.batching import BATCH_BYTES, parquet_batches
 from pipeline.errors import ResultsError
 from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
 from pipeline.store.atomic import commit
@@ -199,7 +200,8 @@ def table_schema(path: Path) -> pl.Schema:
 def iter_arrow(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.Table]:
     """The table at ``path`` as Arrow batches, as stored (not conformed), in order.
 
-    Parquet tables are read batch by batch; a CSV table is read whole and conformed first.
+    Parquet tables are read batch by batch, ``batch_rows`` at a time or fewer when the rows are
+    large (:mod:`pipeline.batching`); a CSV table is read whole and conformed first.
     """
     if not path.exists():
         return
@@ -208,8 +210,7 @@ def iter_arrow(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.Tab
             yield _to_arrow(frame)
         return
     try:
-        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
-        for batch in batches:
+        for batch in parquet_batches(pq.ParquetFile(path), batch_rows):
             yield pa.Table.from_batches([batch])
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
@@ -232,8 +233,7 @@ def iter_table(
             yield frame.slice(offset, batch_rows)
         return
     try:
-        source = pq.ParquetFile(path)
-        batches = source.iter_batches(batch_size=batch_rows, columns=columns)
+        batches = parquet_batches(pq.ParquetFile(path), batch_rows, columns=columns)
     except Exception as exc:
         raise ResultsError(path, f"not a readable result table ({type(exc).__name__})") from exc
     while True:
@@ -273,12 +273,16 @@ class TableWriter:
     left as it was. Every batch is shaped to ``schema`` (missing columns are null).
     """
 
-    def __init__(self, path: Path, schema: pl.Schema) -> None:
+    def __init__(
+        self, path: Path, schema: pl.Schema, *, progress: Callable[[int], None] | None = None
+    ) -> None:
         check_results_path(path)
         self.path = path
         self.schema = schema
         self.tmp = temp_beside(path)
         self.rows = 0
+        #: Told the rows written so far after every write (a progress line).
+        self.progress = progress
         self._parquet: pq.ParquetWriter | None = None
         self._csv: IO[bytes] | None = None
         #: Called with the finished temporary file just before it is renamed over the table.
@@ -289,7 +293,7 @@ class TableWriter:
         exact Arrow schema (no conversion: the common case of the final write), else conformed."""
         if self._parquet is not None and rows.schema.equals(self._parquet.schema):
             self._parquet.write_table(rows)
-            self.rows += rows.num_rows
+            self._wrote(rows.num_rows)
             return
         frame = pl.from_arrow(rows)
         assert isinstance(frame, pl.DataFrame)
@@ -300,13 +304,13 @@ class TableWriter:
         if frame.height == 0 and self.rows:
             return
         shaped = shape(frame, self.schema)
-        self.rows += shaped.height
         if self.path.suffix.lower() == ".csv":
             if self._csv is None:
                 self._csv = open(self.tmp, "wb")  # noqa: SIM115 - lives across calls
                 shaped.write_csv(self._csv)
             else:
                 shaped.write_csv(self._csv, include_header=False)
+            self._wrote(shaped.height)
             return
         table = _to_arrow(shaped)
         if self._parquet is None:
@@ -318,7 +322,15 @@ class TableWriter:
                 # no page index: its offsets would stop an increment's append (store.append)
                 write_page_index=False,
             )
-        self._parquet.write_table(table)
+        # row groups bounded in bytes too, so that a reader's memory follows one of them
+        rows_per_group = max(1, table.num_rows * BATCH_BYTES // max(table.nbytes, 1))
+        self._parquet.write_table(table, row_group_size=rows_per_group)
+        self._wrote(shaped.height)
+
+    def _wrote(self, rows: int) -> None:
+        self.rows += rows
+        if self.progress is not None and rows:
+            self.progress(self.rows)
 
     def __enter__(self) -> TableWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
