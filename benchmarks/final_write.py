@@ -28,11 +28,11 @@ import pipeline.store.finish as finish_module
 from benchmarks.common import fast_dir, markdown_table
 from pipeline.store.checkpoints import Base, Checkpoints, fingerprint
 from pipeline.store.files import TableFiles
+from pipeline.store.recorder import CHECKPOINT_ROWS
 from pipeline.store.table import empty_results, write_results
 
 TABLE_ROWS = 1_000_000
 NEW_ROWS = 100_000
-CHECKPOINT_ROWS = 10_000
 ROUNDS = 5
 
 

@@ -150,8 +150,8 @@ def _dry_run(manifest: Path, rows: int) -> Child:
 
 
 def _checkpoint_rows() -> int:
-    """``pipeline.runner.CHECKPOINT_ROWS``, read in a child: polars stays out of this process."""
-    code = "from pipeline.runner import CHECKPOINT_ROWS as n; print('{\"rows\": %d}' % n)"
+    """``pipeline.store.recorder.CHECKPOINT_ROWS``, read in a child: polars stays out of here."""
+    code = "from pipeline.store.recorder import CHECKPOINT_ROWS as n; print('{\"rows\": %d}' % n)"
     return int(run_child([sys.executable, "-c", code]).json()["rows"])
 
 

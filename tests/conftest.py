@@ -17,7 +17,7 @@ from fileapi.sources import make_source_app
 
 API_KEY = "test-key-9f8e7d6c5b4a"
 #: Object store servers (moto's S3, Azurite, a GCS emulator) and their fixtures.
-pytest_plugins = ["tests.store_servers"]
+pytest_plugins = ["tests.helpers.store_servers"]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from pipeline.store.append import AppendError, append_files, shift_offsets
 from pipeline.store.checkpoints import Base, fingerprint
 from pipeline.store.files import TableFiles
 from pipeline.store.table import empty_results, fold, read_results, write_results
-from tests.test_results import placed, read_frame, row
+from tests.helpers.rows import placed, read_frame, row
 
 #: The module (``pipeline.store.finish`` the name is also the function it exports).
 FINISH = importlib.import_module("pipeline.store.finish")

@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 from fileapi import STATS, BackgroundServer
 from jobs.cli import main
 from pipeline.store.table import read_results
-from tests.bad_manifests import BAD_ROWS, CASES, BadManifest, BadRow
 from tests.conftest import API_KEY, url_rows, write_manifest
+from tests.helpers.bad_manifests import BAD_ROWS, CASES, BadManifest, BadRow
 
 Cli = Callable[..., Result]
 

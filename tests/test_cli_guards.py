@@ -4,14 +4,14 @@ command has; the README names every command and the exit codes."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
 COMMANDS = sorted(main.commands)

@@ -11,7 +11,7 @@ from click.testing import Result
 
 from pipeline.store.table import read_results
 from tests.conftest import BackgroundServer
-from tests.test_reliability import spawn_run, wait_for_journal_lines
+from tests.helpers.runs import spawn_run, wait_for_journal_lines
 
 
 def test_a_folder_skips_its_own_table_and_what_a_killed_run_left(

@@ -19,7 +19,7 @@ from pipeline.store.files import TableFiles
 from pipeline.store.leftovers import Leftovers
 from pipeline.store.table import read_results, write_results
 from tests.conftest import BackgroundServer
-from tests.test_reliability import spawn_run
+from tests.helpers.runs import spawn_run
 
 OLD_ROWS = 300_000  # enough that the final write takes a moment to catch
 NEW_ROWS = 20

@@ -26,7 +26,7 @@ from pipeline.store.files import TableFiles
 from pipeline.store.refs import INLINE_CHARS, by_reference, resolved, url_hash
 from pipeline.store.table import conform, iter_table, read_results, write_results
 from tests.conftest import write_manifest
-from tests.test_reliability import spawn_run, wait_for_journal_lines
+from tests.helpers.runs import spawn_run, wait_for_journal_lines
 
 Cli = Callable[..., Result]
 

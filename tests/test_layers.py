@@ -9,7 +9,9 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
+ROOT = REPO
 PACKAGES = ("pipeline", "fileapi", "jobs")
 #: What ``fileapi`` may use of ``pipeline``: the shared units, the errors they raise, the log
 #: format (all three import nothing but the standard library and each other).

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pipeline.errors import ManifestError
 from pipeline.manifest import FRAME_COLUMNS, HTTP_SCHEMES, Manifest, read_manifest, row_identity
 from pipeline.schema import RESULT_POLARS_SCHEMA
-from tests.bad_manifests import CASES, BadManifest, parquet_bytes
+from tests.helpers.bad_manifests import CASES, BadManifest, parquet_bytes
 
 
 def write(path: Path, content: bytes | str) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from pipeline.errors import ManifestError, UsageError
 from pipeline.manifest import FRAME_COLUMNS, ManifestOptions, read_manifest
 from pipeline.manifest.options import parse_column_option
-from tests.bad_manifests import parquet_bytes
+from tests.helpers.bad_manifests import parquet_bytes
 
 
 def write(path: Path, content: str | bytes) -> Path:

@@ -21,10 +21,10 @@ from pipeline.store.journal import Journal
 from pipeline.store.lock import table_lock
 from pipeline.store.table import read_results, write_results
 from tests.conftest import API_KEY, url_rows, write_manifest
+from tests.helpers import REPO
 
 Cli = Callable[..., Result]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-REPO = Path(__file__).resolve().parents[1]
 
 
 def table(rows: list[dict[str, Any]], **extra_schema: pl.DataType) -> pl.DataFrame:

@@ -14,7 +14,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import REPO
+
+ROOT = REPO
 SOURCES = ("pyproject.toml", "README.md", "pipeline", "jobs", "fileapi", "sample_manifests")
 #: What setuptools prints when it dislikes the metadata: ``SetuptoolsDeprecationWarning``,
 #: ``_Warning: Package '...' is absent from the `packages` configuration``, ``BuildBackendWarning``.

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,39 +22,9 @@ from pipeline.store.leftovers import Leftovers
 from pipeline.store.table import read_results
 from pipeline.units import Rate
 from tests.conftest import API_KEY, url_rows, write_manifest
+from tests.helpers.runs import spawn_run, wait_for_journal_lines
 
 Cli = Callable[..., Result]
-
-
-def spawn_run(manifest: Path, base_url: str, *extra: str) -> subprocess.Popen[bytes]:
-    """A real ``ferry run`` process, started the way ferry starts its own subprocesses."""
-    env = {**os.environ, "KIE_API_KEY": API_KEY}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jobs",
-            "run",
-            str(manifest),
-            "--base-url",
-            base_url,
-            "--no-progress",
-            *extra,
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def wait_for_journal_lines(results: Path, minimum: int, timeout: float = 20.0) -> None:
-    journal = TableFiles(results).journal
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if journal.exists() and journal.read_bytes().count(b"\n") >= minimum:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"no {minimum} journal lines within {timeout}s")
 
 
 def test_all_rows_succeed_under_25_percent_transient_failures(

@@ -8,12 +8,10 @@ demo data) to ``docs/report-screenshot.png``.
 from __future__ import annotations
 
 import io
-import itertools
 import os
 import re
 import shutil
 import struct
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,11 +28,12 @@ from pipeline.report.figures import MAX_BARS, collect, count_by_bucket, pick_buc
 from pipeline.schema import RESULT_POLARS_SCHEMA
 from pipeline.store.table import write_results
 from tests.conftest import url_rows, write_manifest
+from tests.helpers import REPO
+from tests.helpers.browser import chromium, run_chromium
 
 Cli = Callable[..., Result]
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
-REPO = Path(__file__).resolve().parent.parent
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HEADINGS = (
     "Status",
@@ -44,7 +43,6 @@ HEADINGS = (
     "Throughput",
     "Expiry timeline",
 )
-_serial = itertools.count()
 
 
 def make_table(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -397,35 +395,6 @@ def test_column_chart_axis_labels_do_not_crowd_and_counts_fit() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # a real browser
-
-
-def chromium() -> str:
-    """Debian's Chromium, or skip."""
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.skip("chromium not installed: run `make browser`")
-
-
-def run_chromium(exe: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Headless Chromium with a new empty profile and no background networking."""
-    profile = workdir / f"chromium-profile-{next(_serial)}"
-    profile.mkdir()
-    command = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
 
 
 def png_size(data: bytes) -> tuple[int, int]:

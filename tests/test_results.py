@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.errors import ResultsError
-from pipeline.rows import PlannedRow, result_row
 from pipeline.schema import RESULT_COLUMNS
 from pipeline.settings import default_results_path
 from pipeline.store import ManifestChunks, ResultStore, RunRecorder
@@ -25,12 +24,7 @@ from pipeline.store.table import (
     read_results,
     write_results,
 )
-
-
-def row(identity: str, status: str = "ok") -> dict[str, object]:
-    job = PlannedRow(identity, f"http://s/{identity}", "p", None, None, None, None)
-    journal_line = result_row(job, method="url", run_id="r1", attempts=1).to_journal()
-    return journal_line | {"status": status}
+from tests.helpers.rows import placed, read_frame, row
 
 
 def test_default_results_path() -> None:
@@ -57,15 +51,6 @@ def test_fold_keeps_places_replaces_latest_and_appends_new() -> None:
     second = fold(first, read_frame([row("d"), row("b"), row("b", "failed"), row("b")]))
     assert second["id"].to_list() == ["a", "b", "c", "d"]
     assert second.filter(pl.col("id") == "b")["status"].item() == "ok"
-
-
-def read_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
-    path = Path(__import__("tempfile").mkdtemp()) / "j"
-    journal = Journal(path).open()
-    for r in rows:
-        journal.append(r)
-    journal.close()
-    return read_journal(path)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
@@ -127,10 +112,6 @@ def test_a_result_table_under_any_name_is_its_own_results(tmp_path: Path) -> Non
 def record(recorder: RunRecorder, done: dict[str, object]) -> None:
     """Journal one row as a run does (the call returns once the row is written)."""
     recorder.append(done)
-
-
-def placed(identity: str, status: str, key: int, manifest_row: int) -> dict[str, object]:
-    return row(identity, status) | {"_key": key, "_row": manifest_row}
 
 
 @pytest.mark.parametrize("width", [2, 3, 1000])

@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 
 from fileapi import STATS, BackgroundServer, ServerSettings, make_app
-from tests.server_helpers import KEY
-from tests.test_report import chromium, run_chromium
+from tests.helpers.browser import chromium, run_chromium
+from tests.helpers.server_helpers import KEY
 
 SPEC_CLIENT = Path(__file__).parent / "spec_clients" / "spec_client.js"
 PNG_1X1 = (

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from fileapi import ServerSettings, SettingsError
 from jobs.cli import main
-from tests.server_helpers import AUTH, AiohttpClient, Client, MakeClient, start_api
+from tests.helpers.server_helpers import AUTH, AiohttpClient, Client, MakeClient, start_api
 
 PAGE = "http://page.test:3000"
 OTHER = "http://elsewhere.test"

@@ -14,7 +14,7 @@ import pytest
 from fileapi import ServerSettings
 from fileapi.storage import Storage
 from pipeline.units import Rate
-from tests.server_helpers import AUTH, KEY, AiohttpClient, Client, MakeClient, start_api
+from tests.helpers.server_helpers import AUTH, KEY, AiohttpClient, Client, MakeClient, start_api
 
 OTHER_KEY = "second-key-abcdef"
 UPLOAD = {"base64Data": "aGVsbG8=", "uploadPath": "e", "fileName": "h.txt"}

@@ -36,7 +36,7 @@ from schemathesis import Case, CheckContext, Response
 from fileapi import BackgroundServer, ServerSettings, make_app, openapi
 from fileapi.fetch import Fetcher, IPAddress
 from fileapi.state import FETCHER
-from tests.server_helpers import AUTH, KEY
+from tests.helpers.server_helpers import AUTH, KEY
 
 # Fixed by default so `make test` is reproducible; FERRY_FUZZ_SEED=random and a larger
 # FERRY_FUZZ_EXAMPLES turn it into a longer hunt (a failure prints the seed to replay).

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import test_utils, web
 from click.testing import CliRunner
 
 from fileapi import BackgroundServer, ServerSettings, make_app
@@ -29,7 +28,7 @@ KEY = "server-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 UPLOAD = {"base64Data": "aGVsbG8gd29ybGQ=", "uploadPath": "keep", "fileName": "hello.txt"}
 
-Client = TestClient[web.Request, web.Application]
+Client = test_utils.TestClient[web.Request, web.Application]
 
 
 async def test_uploads_expire_after_the_ttl_and_the_sweeper_deletes_them(
@@ -76,8 +75,8 @@ async def test_files_and_metadata_survive_a_restart(
 
 async def test_without_public_url_the_urls_name_the_bound_port(tmp_path: Path) -> None:
     settings = ServerSettings(data_dir=tmp_path / "data", keys=(KEY,), port=0)
-    server = TestServer(make_app(settings), host="127.0.0.1", port=0)
-    async with TestClient(server) as client:
+    server = test_utils.TestServer(make_app(settings), host="127.0.0.1", port=0)
+    async with test_utils.TestClient(server) as client:
         response = await client.post("/api/file-base64-upload", json=UPLOAD, headers=AUTH)
         url = (await response.json())["data"]["downloadUrl"]
         assert url.startswith(f"http://127.0.0.1:{server.port}/")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from fileapi import BackgroundServer, ServerSettings, make_app
-from tests.raw_http import exchange, request
-from tests.server_helpers import KEY
+from tests.helpers.raw_http import exchange, request
+from tests.helpers.server_helpers import KEY
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from fileapi.app import make_app
 from fileapi.responses import envelope, upload_data
 from fileapi.settings import ServerSettings
 from fileapi.storage import StoredFile
-from tests.server_helpers import AUTH, AiohttpClient, start_api
+from tests.helpers.server_helpers import AUTH, AiohttpClient, start_api
 
 
 def test_the_packaged_document_is_valid_openapi_3() -> None:

@@ -21,7 +21,7 @@ from fileapi.fetch import (
     is_public_address,
 )
 from fileapi.state import FETCHER
-from tests.server_helpers import AUTH, AiohttpClient, Client, MakeClient, start_api
+from tests.helpers.server_helpers import AUTH, AiohttpClient, Client, MakeClient, start_api
 
 
 class ConnectionCounter:

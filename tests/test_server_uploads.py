@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from fileapi import STATS
-from tests.server_helpers import AUTH, KEY, AiohttpClient, Client, MakeClient, start_api
+from tests.helpers.server_helpers import AUTH, KEY, AiohttpClient, Client, MakeClient, start_api
 
 PNG_1X1 = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"

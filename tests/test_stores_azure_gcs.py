@@ -22,7 +22,7 @@ from click.testing import Result
 from fileapi import BackgroundServer
 from pipeline.store.table import read_results
 from tests.conftest import write_manifest
-from tests.store_servers import (
+from tests.helpers.store_servers import (
     AWKWARD_KEYS,
     AZURITE_ACCOUNT,
     AZURITE_KEY,

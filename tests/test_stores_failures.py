@@ -13,7 +13,7 @@ from click.testing import Result
 from fileapi import STATS, BackgroundServer
 from pipeline.store.table import read_results
 from tests.conftest import write_manifest
-from tests.store_servers import S3
+from tests.helpers.store_servers import S3
 
 Cli = Callable[..., Result]
 

@@ -17,7 +17,7 @@ from click.testing import Result
 
 from fileapi import BackgroundServer
 from pipeline.store.table import read_results
-from tests.store_servers import S3, body_of
+from tests.helpers.store_servers import S3, body_of
 
 Cli = Callable[..., Result]
 KEYS = ("photos/sp ace.txt", "photos/plus+sign.txt", "photos/ü/deep.txt", "top.txt")

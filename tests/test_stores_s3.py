@@ -12,7 +12,7 @@ from click.testing import Result
 
 from fileapi import STATS, BackgroundServer
 from pipeline.store.table import read_results
-from tests.store_servers import AWKWARD_KEYS, S3, body_of, downloaded, migrate_keys
+from tests.helpers.store_servers import AWKWARD_KEYS, S3, body_of, downloaded, migrate_keys
 
 Cli = Callable[..., Result]
 

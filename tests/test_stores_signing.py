@@ -19,7 +19,7 @@ from click.testing import Result
 from fileapi import BackgroundServer
 from pipeline.store.table import read_results
 from tests.conftest import write_manifest
-from tests.store_servers import S3, Recorder
+from tests.helpers.store_servers import S3, Recorder
 
 Cli = Callable[..., Result]
 Proxy = Callable[..., tuple[BackgroundServer, Recorder]]

@@ -29,6 +29,7 @@ from pipeline.store.journal import Journal
 from pipeline.store.lock import table_lock
 from pipeline.store.table import read_results, write_results
 from tests.conftest import url_rows, write_manifest
+from tests.helpers import REPO
 
 Cli = Callable[..., Result]
 Seen = list[tuple[str, str, str | None]]
@@ -396,7 +397,7 @@ def test_sigterm_keeps_the_dead_links_found_so_far(
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobs", "verify", str(results), "--no-progress"],
         env=env,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 15

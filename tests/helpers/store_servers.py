@@ -26,8 +26,9 @@ from aiohttp import web
 
 from fileapi import BackgroundServer
 from pipeline.stores.environment import VARIABLES
+from tests.helpers import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 AZURITE = ROOT / ".tools" / "azurite-3.37.0" / "node_modules" / ".bin" / "azurite-blob"
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 
-from tests.server_helpers import KEY
+from tests.helpers.server_helpers import KEY
 
 TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 1 << 20

@@ -6,15 +6,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp import test_utils, web
 
 from fileapi import ServerSettings, make_app
 
 KEY = "server-test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
-Client = TestClient[web.Request, web.Application]
+Client = test_utils.TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
 AiohttpClient = Callable[[web.Application], Awaitable[Client]]
 

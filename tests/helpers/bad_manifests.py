@@ -4,7 +4,7 @@ Each case builds its file in a directory and names the substring the one-line er
 contain (besides the file name). ``tests/test_manifest.py`` checks ``read_manifest`` against it;
 CLI tests can run ``ferry run <file>`` on the same cases and expect exit 2::
 
-    from tests.bad_manifests import CASES
+    from tests.helpers.bad_manifests import CASES
 
     for case in CASES:
         if case.skip_reason is None:
