@@ -284,7 +284,7 @@ def large_rows_section(figures: dict[str, Any]) -> list[str]:
 
 
 def headline(results: dict[str, Any]) -> list[str]:
-    """The headline lines of sections 9 and 10, when present."""
+    """The headline lines of the folder and large-row sections, when present."""
     lines = []
     if "folder" in results:
         folder = results["folder"]["figures"]

@@ -198,8 +198,9 @@ def section(figures: dict[str, Any]) -> list[str]:
         f"{over['group']:.2f} µs with group commit: the write it shares is a copy into the page "
         "cache, under a microsecond, and the wait and wake-up it adds to every worker cost as "
         "much. In a whole run the wait also costs each worker a turn of the event loop before "
-        "its next request: against the stub of section 2 (10,000 rows, C = 64, 9 alternating "
-        "runs) the direct write made 7,591 rows/s in the fan-out against group commit's 7,264. "
+        "its next request: against the stub of 'Client overhead' (10,000 rows, C = 64, "
+        "9 alternating runs) the direct write made 7,591 rows/s in the fan-out against group "
+        "commit's 7,264. "
         "So ferry writes each row at once. (Group commit pays where the shared step is "
         "expensive, as an fsync per transaction is.)",
         "",

@@ -6,7 +6,7 @@ loses nothing it finished; a torn last line (killed mid-write) is ignored when r
 One ``os.write`` per row, with no wait: on Linux such a write into the page cache costs under a
 microsecond. Group commit (the rows finished in one turn of the event loop sharing one write,
 each worker waiting for it) was built and measured slower: the suspension and wake-up it costs
-every worker is several times the write it saves (``benchmarks/RESULTS.md``, section 2).
+every worker is several times the write it saves (``benchmarks/RESULTS.md``, "The journal").
 """
 
 from __future__ import annotations
