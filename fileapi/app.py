@@ -89,7 +89,8 @@ async def _fetcher_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     task = asyncio.create_task(
-        sweep_forever(app[STORAGE], settings.sweep_interval_seconds), name="fileapi-sweeper"
+        sweep_forever(app[STORAGE], settings.sweep_interval_seconds, settings.clock),
+        name="fileapi-sweeper",
     )
     yield
     task.cancel()

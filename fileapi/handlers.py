@@ -8,14 +8,13 @@ even before the sweeper has deleted them.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from fileapi.middleware import key_of
 from fileapi.responses import ApiError, content_disposition
-from fileapi.state import CREDITS, STORAGE
+from fileapi.state import CREDITS, SETTINGS, STORAGE
 
 TOKEN_PATTERN = "[0-9a-f]{32}"
 NOT_FOUND_MSG = "File not found or expired"
@@ -38,7 +37,7 @@ async def _serve(request: web.Request, disposition: str) -> web.StreamResponse:
     token = request.match_info["token"]
     storage = request.app[STORAGE]
     record = await storage.get(token)
-    if record is None or record.expires_at <= time.time():
+    if record is None or record.expires_at <= request.app[SETTINGS].clock():
         raise ApiError(404, NOT_FOUND_MSG)
     tail = _tail_after_token(request.raw_path.split("?", 1)[0], token)
     if unquote(tail) != record.relative_path:

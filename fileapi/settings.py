@@ -7,6 +7,8 @@ into a :class:`ServerSettings`, so the server is testable without environment va
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -90,6 +92,8 @@ class ServerSettings:
     fail_sequence: tuple[int, ...] = field(default=())
     seed: int | None = None
     cors_origins: tuple[str, ...] = field(default=())
+    #: The wall clock (epoch seconds) uploads are stamped and expired by: tests pass their own.
+    clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))

@@ -9,7 +9,6 @@ upload fails; a failed upload leaves no file behind.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -93,7 +92,7 @@ async def store(
     if file_name is None:
         extension = extension_for(detect_mime(sink.head, "", mime_hint))
         file_name = derive_file_name(name_hint, extension)
-    now = time.time()
+    now = settings.clock()
     record = StoredFile(
         token=new_token(),
         file_id=new_file_id(),

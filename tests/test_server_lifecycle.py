@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -20,6 +19,7 @@ from click.testing import CliRunner
 
 from fileapi import BackgroundServer, ServerSettings, make_app
 from fileapi.state import STORAGE
+from fileapi.sweeper import sweep_once
 from jobs.serve import serve
 from pipeline.errors import UsageError
 from pipeline.units import parse_size
@@ -34,25 +34,30 @@ Client = test_utils.TestClient[web.Request, web.Application]
 async def test_uploads_expire_after_the_ttl_and_the_sweeper_deletes_them(
     tmp_path: Path, aiohttp_client: Callable[[web.Application], Awaitable[Client]]
 ) -> None:
+    now = [1_800_000_000.0]  # the server's clock, moved by the test: no waiting for the TTL
     settings = ServerSettings(
-        data_dir=tmp_path / "data", keys=(KEY,), ttl_seconds=1.0, sweep_interval_seconds=0.2
+        data_dir=tmp_path / "data",
+        keys=(KEY,),
+        ttl_seconds=3600.0,
+        sweep_interval_seconds=3600.0,
+        clock=lambda: now[0],
     )
     client = await aiohttp_client(make_app(settings))
     response = await client.post("/api/file-base64-upload", json=UPLOAD, headers=AUTH)
     data = (await response.json())["data"]
+    assert data["expiresAt"].startswith("2027-01-15T09:00:00")  # uploaded at `now`, + the TTL
     token_dir = tmp_path / "data" / "files" / data["downloadUrl"].split("/")[3]
     assert token_dir.is_dir()
+    now[0] += 3599.0
     async with client.session.get(data["fileUrl"]) as live:
         assert live.status == 200
-    await asyncio.sleep(1.05)
+    now[0] += 1.0
     for url in (data["fileUrl"], data["downloadUrl"]):
         async with client.session.get(url) as gone:
             assert gone.status == 404
             assert (await gone.json())["msg"] == "File not found or expired"
-    for _ in range(40):  # the sweeper runs every 0.2 s: bounded wait
-        if not token_dir.exists():
-            break
-        await asyncio.sleep(0.05)
+    assert token_dir.is_dir()  # expired, not yet swept
+    assert await sweep_once(client.app[STORAGE], settings.clock) == 1
     assert not token_dir.exists()
     assert await client.app[STORAGE].count() == 0
 
