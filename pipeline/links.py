@@ -11,7 +11,6 @@ verdict ``mismatch`` (``error_kind = checksum_mismatch``).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -20,7 +19,7 @@ import aiohttp
 
 from pipeline.checksums import Digest, Expected
 from pipeline.errors import ChecksumMismatchError, RateLimitedError, ServerError, UploadError
-from pipeline.retry import RetryPolicy
+from pipeline.retry import RetryPolicy, tries
 from pipeline.settings import (
     DEFAULT_BACKOFF_BASE,
     VERIFY_DEFAULT_BACKOFF_CAP,
@@ -140,14 +139,13 @@ async def check_link(
 
     A link that still cannot be checked is ``unknown``, never ``dead``.
     """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            if content is not None:
-                return await download_link(session, url, content, timeout=timeout)
-            return judge(await probe_link(session, url), recorded_size)
-        except UploadError as exc:
-            if not retry.should_retry(exc, attempt):
-                return LinkCheck("unknown", exc.http_status, str(exc))
-            await asyncio.sleep(retry.delay(exc, attempt))
+
+    async def attempt() -> LinkCheck:
+        if content is not None:
+            return await download_link(session, url, content, timeout=timeout)
+        return judge(await probe_link(session, url), recorded_size)
+
+    outcome, _ = await tries(retry, attempt)
+    if isinstance(outcome, UploadError):
+        return LinkCheck("unknown", outcome.http_status, str(outcome))
+    return outcome

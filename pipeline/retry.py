@@ -1,16 +1,22 @@
 """The one retry policy: which failures are tried again, how often, and after how long.
 
-``ferry run`` (:mod:`pipeline.worker`) and ``ferry verify`` (:mod:`pipeline.verify`) both ask it.
-A failure is tried again when its class says it is ``retryable`` and tries are left; the pause
-is full-jitter exponential back-off, and a ``Retry-After`` the answer carried is a floor.
+``ferry run`` (:mod:`pipeline.worker`) and ``ferry verify`` (:mod:`pipeline.links`) both go
+through :func:`tries`, the one retry loop. A failure is tried again when its class says it is
+``retryable`` and tries are left; the pause is full-jitter exponential back-off, and a
+``Retry-After`` the answer carried is a floor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pipeline.errors import UploadError
+
+T = TypeVar("T")
 
 #: A ``Retry-After`` is honoured up to this many back-off caps (a server asking for a day is
 #: not waited for; the row fails and the next run retries it).
@@ -48,3 +54,46 @@ class RetryPolicy:
         return backoff_delay(
             attempts, base=self.backoff_base, cap=self.backoff_cap, retry_after=error.retry_after
         )
+
+
+def _never(_error: UploadError) -> bool:
+    return False
+
+
+def _no_stop() -> bool:
+    return False
+
+
+async def tries(
+    policy: RetryPolicy,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    again_at_once: Callable[[UploadError], bool] = _never,
+    failed: Callable[[UploadError], None] | None = None,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    stopped: Callable[[], bool] = _no_stop,
+) -> tuple[T | UploadError, int]:
+    """Call ``attempt`` until it returns, fails for good or its tries run out; what it gave
+    (its value, or the last :class:`UploadError`) and how many tries that took.
+
+    ``again_at_once`` says a failure is tried again at once, as a try of its own that the
+    policy does not count against (``--via auto`` falling back to relay); ``failed`` hears of
+    every other failure (pacing, the adaptive limit); ``pause`` waits out a back-off; once
+    ``stopped`` says so, nothing is tried again. An exception that is not an
+    :class:`UploadError` (a bug) is raised as it is.
+    """
+    count = 0
+    while True:
+        count += 1
+        try:
+            return await attempt(), count
+        except UploadError as error:
+            if again_at_once(error):
+                continue
+            if failed is not None:
+                failed(error)
+            if not policy.should_retry(error, count) or stopped():
+                return error, count
+            await pause(policy.delay(error, count))
+            if stopped():
+                return error, count

@@ -147,3 +147,57 @@ def test_result_rows_are_the_journal_columns_in_order() -> None:
 def test_workers_receive_the_planned_columns_only() -> None:
     assert [name.lstrip("_") for name in TODO_COLUMNS] == list(PlannedRow._fields)
     assert "category" not in TODO_COLUMNS
+
+
+async def test_the_one_retry_loop_retries_what_is_retryable_and_counts_every_try() -> None:
+    from pipeline.retry import tries
+
+    policy = RetryPolicy(retries=3, backoff_base=1.0, backoff_cap=8.0)
+    script: list[Exception | str] = [
+        SourceError("fell back"),  # tried again at once, no pause
+        ServerError("busy", http_status=503),
+        RateLimitedError("slow down", http_status=429, retry_after=5.0),
+        "done",
+    ]
+    pauses: list[float] = []
+    heard: list[str] = []
+
+    async def attempt() -> str:
+        step = script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    outcome, count = await tries(
+        policy,
+        attempt,
+        again_at_once=lambda error: isinstance(error, SourceError),
+        failed=lambda error: heard.append(type(error).__name__),
+        pause=pause,
+    )
+    assert (outcome, count) == ("done", 4)
+    assert heard == ["ServerError", "RateLimitedError"]
+    assert len(pauses) == 2 and pauses[1] >= 5.0  # Retry-After is a floor
+
+
+async def test_the_one_retry_loop_stops_on_a_permanent_error_or_when_stopped() -> None:
+    from pipeline.retry import tries
+
+    async def refused() -> str:
+        raise BadRequestError("no", http_status=400)
+
+    async def busy() -> str:
+        raise ServerError("busy", http_status=503)
+
+    async def no_pause(_seconds: float) -> None:
+        return None
+
+    outcome, count = await tries(RetryPolicy(retries=5), refused, pause=no_pause)
+    assert isinstance(outcome, BadRequestError) and count == 1
+    outcome, count = await tries(RetryPolicy(retries=5), busy, pause=no_pause)
+    assert isinstance(outcome, ServerError) and count == 6  # the first try and 5 retries
+    outcome, count = await tries(RetryPolicy(retries=5), busy, pause=no_pause, stopped=lambda: True)
+    assert isinstance(outcome, ServerError) and count == 1
