@@ -81,11 +81,12 @@ elif mode in ("plan", "csv"):
         source = folder / "m.csv"
         with open(source, "w") as out:
             out.write("url\\n" + "".join(f"s3://bench/{k}\\n" for k in keys))
-    table = ResultStore(folder / "t.parquet")
-    with open_manifest(source, options=ManifestOptions(), stores=stores) as m:
+    store = ResultStore(folder / "t.parquet")
+    with (open_manifest(source, options=ManifestOptions(), stores=stores) as m,
+          store.open_run(dry_run=True) as space):
         names = ManifestNames(m.label, "id", "file_name", None, hashed_ids=m.hashes_ids)
-        plan = make_plan(m.batches(25_000), table, PlanOptions(now=datetime.now(UTC)),
-                         scratch=folder, names=names)
+        plan = make_plan(m.batches(25_000), space.table_rows(), PlanOptions(now=datetime.now(UTC)),
+                         base=space.base, scratch=space.scratch, chunks=None, names=names)
         planned = plan.counts["new"]
 status = open("/proc/self/status").read().splitlines()
 hwm = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
