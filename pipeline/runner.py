@@ -223,9 +223,7 @@ class _Run:
 
     async def _fan_out(self) -> None:
         settings = self.settings
-        async with make_session(
-            concurrency=settings.concurrency, timeout=settings.timeout
-        ) as session:
+        async with make_session(timeout=settings.timeout) as session:
             client = ApiClient(
                 session,
                 base_url=settings.base_url,
