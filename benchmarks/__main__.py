@@ -1,6 +1,7 @@
 """Run ferry's benchmarks and write ``benchmarks/RESULTS.md``.
 
-``python -m benchmarks [throughput|overhead|memory|server|startup|scale|journal ...] [--quick]``:
+``python -m benchmarks [throughput|overhead|memory|server|startup|scale|journal|concurrency ...]
+[--quick]``:
 without names, every benchmark runs. Figures are kept in ``benchmarks/results.json``, one entry
 per benchmark, and ``benchmarks/RESULTS.md`` is rendered from it: running one benchmark refreshes
 its own section and keeps the others (each says which run it comes from). ``--quick`` runs small
@@ -19,7 +20,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import journal, memory, overhead, report, scale, startup, throughput
+from benchmarks import (
+    concurrency,
+    journal,
+    memory,
+    overhead,
+    report,
+    scale,
+    startup,
+    throughput,
+)
 from benchmarks.common import BENCH_DIR, WORK, fast_dir, loadavg, machine, own_peak_rss_bytes
 
 MIB = 1024 * 1024
@@ -42,6 +52,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "startup": startup.run,
     "scale": scale.run,
     "journal": journal.run,
+    "concurrency": concurrency.run,
 }
 
 
