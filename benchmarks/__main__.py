@@ -1,7 +1,7 @@
 """Run ferry's benchmarks and write ``benchmarks/RESULTS.md``.
 
-``python -m benchmarks [throughput|overhead|memory|server|startup|scale|journal|concurrency ...]
-[--quick]``:
+``python -m benchmarks [throughput|overhead|memory|server|startup|scale|journal|relay|concurrency
+...] [--quick]``:
 without names, every benchmark runs. Figures are kept in ``benchmarks/results.json``, one entry
 per benchmark, and ``benchmarks/RESULTS.md`` is rendered from it: running one benchmark refreshes
 its own section and keeps the others (each says which run it comes from). ``--quick`` runs small
@@ -25,6 +25,7 @@ from benchmarks import (
     journal,
     memory,
     overhead,
+    relay,
     report,
     scale,
     startup,
@@ -52,6 +53,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "startup": startup.run,
     "scale": scale.run,
     "journal": journal.run,
+    "relay": relay.run,
     "concurrency": concurrency.run,
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import concurrency, journal, scale, startup
+from benchmarks import concurrency, journal, relay, scale, startup
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -558,6 +558,7 @@ SECTIONS = {
     "startup": startup.section,
     "scale": scale.section,
     "journal": journal.section,
+    "relay": relay.section,
     "concurrency": concurrency.section,
 }
 
@@ -631,6 +632,8 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(startup.headline(results["startup"]["figures"]))
     if "scale" in results:
         lines.append(scale.headline(results["scale"]["figures"]))
+    if "relay" in results:
+        lines.append(relay.headline(results["relay"]["figures"]))
     if "concurrency" in results:
         lines.append(concurrency.headline(results["concurrency"]["figures"]))
     return lines

@@ -1,10 +1,11 @@
 """The servers every client is measured against, in processes of their own.
 
 ``python -m benchmarks.servers --data-dir DIR [--latency-ms 50] [--capacity N [--queue M]]
-[--role ROLE]`` serves on one uvloop event loop, by ``--role``:
+[--files DIR] [--role ROLE]`` serves on one uvloop event loop, by ``--role``:
 
 * ``both`` (default): the File Upload API (``fileapi.make_app``, private sources allowed, no
-  access log) and a source server whose ``/f<N>.txt`` answers a tiny text file for any ``N``;
+  access log) and a source server whose ``/f<N>.txt`` answers a tiny text file for any ``N``
+  (with ``--files``, the files of that folder instead);
 * ``api`` or ``source``: one of the two;
 * ``stub``: the URL-upload endpoint alone, answering as ``fileapi`` does after the latency,
   without fetching or storing anything (:func:`make_stub_app`).
@@ -138,37 +139,31 @@ def bench_stats(api: str) -> dict[str, int]:
     return counts
 
 
-async def _serve(
-    role: str,
-    data_dir: Path,
-    key: str,
-    latency_ms: float,
-    capacity: int | None = None,
-    queue: int | None = None,
-) -> None:
+async def _serve(args: argparse.Namespace, key: str) -> None:
     from aiohttp import web
 
     from fileapi import ServerSettings, make_app
     from fileapi.sources import make_source_app
 
+    role = args.role
     settings = ServerSettings(
-        data_dir=data_dir,
+        data_dir=args.data_dir,
         keys=(key,),
         allow_private_sources=True,
         port=0,
-        latency_ms=latency_ms,
+        latency_ms=args.latency_ms,
         credits=10**9,
-        capacity=capacity,
-        queue=queue,
+        capacity=args.capacity,
+        queue=args.queue,
     )
     apps: dict[str, web.Application] = {}
     if role == "stub":
-        apps["api"] = make_stub_app(key, latency_ms)
+        apps["api"] = make_stub_app(key, args.latency_ms)
     if role in ("api", "both"):
         apps["api"] = make_app(settings)
         add_stats_route(apps["api"])
     if role in ("source", "both"):
-        apps["source"] = make_source_app(TinyFiles())
+        apps["source"] = make_source_app(args.files if args.files else TinyFiles())
     runners = {
         name: web.AppRunner(app, access_log=None, handle_signals=False)
         for name, app in apps.items()
@@ -200,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", choices=("api", "source", "both", "stub"), default="both")
     parser.add_argument("--capacity", type=int, help="the API's upload workers (fileapi)")
     parser.add_argument("--queue", type=int, help="uploads that may wait for one")
+    parser.add_argument("--files", type=Path, help="the source server serves this folder")
     args = parser.parse_args(argv)
     key = os.environ["BENCH_KEY"]
     factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
@@ -210,16 +206,15 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
         pass
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(
-            _serve(args.role, args.data_dir, key, args.latency_ms, args.capacity, args.queue)
-        )
+        runner.run(_serve(args, key))
 
 
 class ServerProcess:
     """The servers in subprocesses: ``with ServerProcess(dir, key, latency_ms=50) as s: s.api``.
 
     ``stub`` starts the stub API instead (no source server); ``split`` runs the source server
-    in a process of its own; ``capacity`` and ``queue`` are ``ferry serve --capacity N --queue M``.
+    in a process of its own; ``capacity`` and ``queue`` are ``ferry serve --capacity N --queue M``;
+    ``files`` is a folder the source server serves instead of its tiny files.
     On exit the processes are stopped and ``data_dir`` removed.
     """
 
@@ -233,6 +228,7 @@ class ServerProcess:
         stub: bool = False,
         capacity: int | None = None,
         queue: int | None = None,
+        files: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.key = key
@@ -241,6 +237,7 @@ class ServerProcess:
         self.stub = stub
         self.capacity = capacity
         self.queue = queue
+        self.files = files
         self.api = ""
         self.source = ""
         self.pid = 0
@@ -256,6 +253,8 @@ class ServerProcess:
                 argv += ["--capacity", str(self.capacity)]
                 if self.queue is not None:
                     argv += ["--queue", str(self.queue)]
+            if self.files is not None:
+                argv += ["--files", str(self.files)]
             proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,

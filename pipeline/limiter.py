@@ -1,31 +1,45 @@
 """The limit of ``--concurrency auto``: how many requests may be in flight, learnt from answers.
 
 The method is TCP Vegas as Netflix's concurrency-limits applies it to requests (``VegasLimit``),
-updated smoothly as its ``Gradient2Limit`` is, and with TCP's multiplicative decrease on loss:
+updated smoothly and with a latency tolerance as its ``Gradient2Limit`` is, and with TCP's slow
+start and multiplicative decrease on loss:
 
-* It starts as TCP does, in *slow start*: the limit doubles every round until the latency
-  rises by a quarter over ``rtt_noload`` or a request is dropped; then it moves as below.
-* Answers are taken in *rounds*: at least as many answers as the limit (about one round trip's
-  worth) and at least :data:`MIN_ROUND_SECONDS`. A round's latency is its median, so a few slow
-  requests (a large file, a slow source) do not read as congestion.
-* ``rtt_noload``, the latency of an API that is not queueing, is the least round latency of the
-  last :data:`NOLOAD_WINDOW_SECONDS` (a window, so that a lasting change of the API is learnt).
-* Vegas's estimate of the requests that wait in the API's queues rather than being served is
-  ``queue = limit × (1 − rtt_noload / rtt)``. Each round moves the limit halfway towards
-  ``limit − queue + allowance``: it grows by the allowance while answers come back as fast as
-  before, and shrinks in proportion when latency inflates (by at most half a round). It settles
-  where ``queue`` equals the allowance, ``max(3, √limit)``: a little above what the API serves
-  at once. Because the allowance grows more slowly than the limit, runs that share an API settle
-  at equal limits (a larger one sees its queue above its allowance and gives way).
-* A drop (429, 455, 5xx, a timeout) halves the limit at once, as TCP does on loss: deep enough
-  that the API's queues drain and the next rounds see its latency without a queue again.
-  Answers to requests sent before a cut do not count after it (they met the old limit).
-* Every :data:`PROBE_EVERY_SECONDS` one round runs at three quarters of the limit (as BBR's
-  ProbeRTT does): the queue it may have built drains, and ``rtt_noload`` is measured afresh
-  before the window forgets it; otherwise a run that keeps a queue would, once the window had
-  moved on, take its own queue for the API's latency and grow into 429s.
-* A round in which fewer than half the limit were in flight (the manifest's tail, retries
-  waiting) does not grow the limit: nothing was learnt about a larger one.
+* **Rounds.** Answers are taken in rounds of at least as many answers as the limit (about one
+  round trip's worth) and at least :data:`MIN_ROUND_SECONDS`. A round's latency is its median,
+  so a few slow requests (a large file, a slow source) do not read as congestion.
+  ``rtt_noload``, the API's latency under little load, is the least round latency of the last
+  :data:`NOLOAD_WINDOW_SECONDS` (with the high tolerance below: of the whole run).
+* **Slow start** measures how the API answers more requests. The limit starts at
+  :data:`INITIAL_LIMIT` and doubles every round while doubling still pays: while the requests
+  served per second (requests in flight over latency, Little's law) grow by at least
+  :data:`LADDER_GAIN` with each doubling. It ends at the first doubling that does not pay, or
+  at a drop, and then chooses the *tolerance*, how far latency may rise over ``rtt_noload``:
+  an API with a fixed number of workers answers twice the requests twice as late once they are
+  busy, so no doubling paid after latency had risen: tolerance 1. A server short of CPU whose
+  latency is mostly a fixed delay still serves more as its latency grows: when a doubling still
+  paid at :data:`PAID_RISE` times ``rtt_noload`` or more, the tolerance is
+  :data:`HIGH_TOLERANCE` and ``auto`` gives it the requests that pay. (Two values, not the rise
+  measured: runs that share an API then hold the same one, and so settle at similar limits.)
+* **Each round** moves the limit halfway towards ``limit x min(1, tolerance x rtt_noload / rtt)
+  + allowance`` (never below half of it in one round). ``limit x (1 - tolerance x rtt_noload /
+  rtt)`` is Vegas's estimate of the requests that queue at the API beyond what the tolerance
+  allows: the limit grows by the allowance, ``max(3, √limit)``, while there are none, shrinks
+  in proportion when latency inflates, and settles where that queue equals the allowance: a
+  few requests above what the API serves at once. Because the allowance grows more slowly than
+  the limit, runs that share an API settle at similar limits.
+* **Probes.** With tolerance 1, one round every :data:`PROBE_EVERY_SECONDS` runs at
+  :data:`PROBE_SHARE` of the limit (as BBR's ProbeRTT does): the queue the run keeps drains and
+  ``rtt_noload`` is measured afresh before the window forgets it. The window lets every run
+  that shares an API forget what it measured before the others came, so a run that started
+  late, and first saw the others' queue as the API's latency, does not keep a larger share.
+  (With the high tolerance a window would let the limit run away: each window would take the
+  last one's queue for the API's latency. ``rtt_noload`` is then the least of the run.)
+* **Drops.** A 429, 455, 5xx or timeout halves the limit at once, as TCP does on loss: the
+  API's queues drain and the rounds after see its latency without a queue again. Answers to
+  requests sent before a cut do not count after it: they met the old limit, and one burst of
+  429s cuts once.
+* **Idle.** A round in which fewer than half the limit were in flight (the manifest's tail, rows
+  waiting for a retry) does not grow the limit: nothing was learnt about a larger one.
 
 The object is pure: it is fed ``(latency, dropped, in_flight)`` samples and reads time from the
 clock it is given, so tests drive it with synthetic latencies. The fan-out
@@ -45,14 +59,15 @@ INITIAL_LIMIT = 4
 MIN_ROUND_SAMPLES = 4
 MIN_ROUND_SECONDS = 0.05
 NOLOAD_WINDOW_SECONDS = 10.0
-#: Slow start ends at the first round whose latency is this multiple of ``rtt_noload``.
-SLOW_START_EXIT = 1.25
-#: Latency up to this multiple of ``rtt_noload`` is not read as queueing (as Gradient2Limit's
-#: ``rttTolerance``): an API's latency rises a little with its load before it saturates.
-TOLERANCE = 1.0
 #: How often a round runs at :data:`PROBE_SHARE` of the limit to measure ``rtt_noload`` again.
 PROBE_EVERY_SECONDS = NOLOAD_WINDOW_SECONDS / 2
 PROBE_SHARE = 0.75
+#: Slow start goes on while a doubling of the limit serves this many times the requests.
+LADDER_GAIN = 1.25
+#: A doubling that still paid at this multiple of ``rtt_noload`` or more: the latency of an API
+#: that serves more as it grows (a fixed delay plus queueing for CPU), not of one that is full.
+PAID_RISE = 1.5
+HIGH_TOLERANCE = 3.0
 #: Each round moves the limit this share of the way towards its new estimate.
 SMOOTHING = 0.5
 #: Latency alone never cuts the limit below this share of itself in one round.
@@ -69,7 +84,8 @@ def allowance(limit: float) -> float:
 class AdaptiveLimit:
     """An adaptive concurrency limit between 1 and ``maximum`` (see the module docstring).
 
-    ``limit`` is the limit in force; ``lowest`` and ``highest`` the extremes it has taken.
+    ``limit`` is the limit in force; ``lowest`` and ``highest`` the extremes it has taken;
+    ``tolerance`` what slow start learnt (1 until it has).
     """
 
     def __init__(
@@ -87,14 +103,18 @@ class AdaptiveLimit:
         self.limit = int(self._estimate)
         self.lowest = self.limit
         self.highest = self.limit
-        self._noload: deque[tuple[float, float]] = deque()  # (time, latency), latencies rising
+        self.tolerance = 1.0
+        self._least = math.inf  # the least round latency of the run
+        self._recent: deque[tuple[float, float]] = deque()  # (time, latency), latencies rising
+        self._slow_start = True
+        self._probing = False
+        self._probe_at = math.inf
+        #: Slow start's last doubling that paid: (requests served per second, latency).
+        self._paid: tuple[float, float] | None = None
         self._cut_at = -math.inf
         self._round_start = 0.0
         self._latencies: list[float] = []
         self._most_in_flight = 0
-        self._slow_start = True
-        self._probe_at = clock() + PROBE_EVERY_SECONDS
-        self._probing = False
 
     def on_sample(self, latency: float, *, dropped: bool, in_flight: int) -> None:
         """One answer: its ``latency`` in seconds, whether the API ``dropped`` it (429, 455,
@@ -103,10 +123,11 @@ class AdaptiveLimit:
         if now - latency < self._cut_at:
             return  # sent before the last cut: it says nothing about the limit in force
         if dropped:  # at once: a round's worth of further requests would meet the wall too
-            self._probing = self._slow_start = False
+            self._end_slow_start(now)
+            self._probing = False
             self._set(self._estimate * DROP_CUT)
             self._cut_at = now
-            self._new_round()
+            self._latencies, self._most_in_flight = [], 0
             return
         if not self._latencies:
             self._round_start = now - latency
@@ -117,33 +138,47 @@ class AdaptiveLimit:
         ):
             self._end_round(now)
 
-    def _new_round(self) -> None:
-        self._latencies = []
-        self._most_in_flight = 0
-
     def _end_round(self, now: float) -> None:
-        latencies = sorted(self._latencies)
-        app_limited = self._most_in_flight < self._estimate / 2
-        self._new_round()
+        latencies, in_flight = sorted(self._latencies), self._most_in_flight
+        self._latencies, self._most_in_flight = [], 0
         rtt = latencies[len(latencies) // 2]
-        noload = self._noload_latency(now, rtt)
+        if rtt <= 0:
+            return
+        self._least = min(self._least, rtt)
+        recent = self._recent_least(now, rtt)
+        app_limited = in_flight < self._estimate / 2
         if self._probing:  # measured: back to the limit
             self._probing = False
             self._set(self._estimate)
             return
-        if now >= self._probe_at and not self._slow_start:
-            self._probe(now)
-            return
-        if app_limited or rtt <= 0:
-            return
         if self._slow_start:
-            if rtt <= SLOW_START_EXIT * noload:
+            if app_limited:
+                return
+            served = in_flight / rtt
+            if self._paid is None or served >= LADDER_GAIN * self._paid[0]:
+                self._paid = (served, rtt)
                 self._set(self._estimate * 2)
                 return
-            self._slow_start = False
-        gradient = max(MAX_CUT, min(1.0, TOLERANCE * noload / rtt))
-        target = self._estimate * gradient + allowance(self._estimate)
+            self._end_slow_start(now)
+        if now >= self._probe_at:
+            self._probe(now)
+            return
+        noload = recent if self.tolerance == 1.0 else self._least
+        gradient = self.tolerance * noload / rtt
+        if app_limited and gradient >= 1.0:
+            return
+        target = self._estimate * max(MAX_CUT, min(1.0, gradient)) + allowance(self._estimate)
         self._set(self._estimate + SMOOTHING * (target - self._estimate))
+
+    def _end_slow_start(self, now: float) -> None:
+        """Choose the tolerance by the latency of the last doubling that paid."""
+        if not self._slow_start:
+            return
+        self._slow_start = False
+        if self._paid is not None and self._paid[1] >= PAID_RISE * self._least:
+            self.tolerance = HIGH_TOLERANCE
+        else:
+            self._probe_at = now + PROBE_EVERY_SECONDS
 
     def _probe(self, now: float) -> None:
         """Run the next round at :data:`PROBE_SHARE` of the limit (see the module docstring)."""
@@ -152,9 +187,9 @@ class AdaptiveLimit:
         self._cut_at = now  # the round counts only requests sent at the lower limit
         self.limit = max(1, int(self._estimate * PROBE_SHARE))
 
-    def _noload_latency(self, now: float, rtt: float) -> float:
+    def _recent_least(self, now: float, rtt: float) -> float:
         """Add this round's latency to the window; the least of the window."""
-        window = self._noload
+        window = self._recent
         while window and window[-1][1] >= rtt:
             window.pop()
         window.append((now, rtt))

@@ -13,11 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fileapi import BackgroundServer
 from fileapi.state import CAPACITY
-from pipeline import logs
-from pipeline.runner import run
-from pipeline.settings import RunSettings
 from pipeline.store.table import read_results
-from tests.conftest import API_KEY, url_rows, write_manifest
+from tests.conftest import url_rows, write_manifest
 
 Cli = Callable[..., Result]
 
@@ -75,37 +72,6 @@ def test_a_fixed_number_shows_as_itself(
     result = cli("run", manifest, "--base-url", api.base_url, "--concurrency", "7", "--json")
     assert json.loads(result.stdout)["concurrency"] == {"final": 7, "min": 7, "max": 7}
     assert "concurrency auto" not in result.stderr
-
-
-def test_the_progress_lines_carry_the_limit_in_force(
-    start_api: Callable[..., BackgroundServer],
-    sources: BackgroundServer,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    api = start_api(latency_ms=100)
-    manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 12))
-    settings = RunSettings(
-        manifest=manifest,
-        results=tmp_path / "m.results.parquet",
-        base_url=api.base_url,
-        api_key=API_KEY,
-        concurrency=4,
-        adaptive=True,
-        log_every_seconds=0.1,
-    )
-    logs.configure("json")
-    try:
-        summary = run(settings)
-    finally:
-        logs.reset()
-    assert summary.ok == 12
-    events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    progress = [e for e in events if "rows_per_second" in e and "results" not in e]
-    assert progress
-    for event in progress:
-        assert 1 <= event["concurrency"] <= 4
-        assert event["msg"].endswith(f", concurrency {event['concurrency']}")
 
 
 @pytest.mark.parametrize("value", ["0", "auto:0", "auto:", "lots", "auto:9999"])

@@ -40,6 +40,12 @@ def big_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture
+def big_source(start_sources: Callable[..., BackgroundServer], big_files: Path) -> BackgroundServer:
+    """A source server of the big files."""
+    return start_sources(big_files)
+
+
 def relay_all(
     cli: Cli, api_url: str, source_url: str, tmp_path: Path, count: int, concurrency: int
 ) -> tuple[Result, list[dict[str, object]]]:
@@ -53,13 +59,9 @@ def relay_all(
 
 
 def test_a_large_relay_at_concurrency_1_needs_no_second_pooled_connection(
-    cli: Cli,
-    api: BackgroundServer,
-    start_sources: Callable[..., BackgroundServer],
-    big_files: Path,
-    tmp_path: Path,
+    cli: Cli, api: BackgroundServer, big_source: BackgroundServer, big_files: Path, tmp_path: Path
 ) -> None:
-    src = start_sources(big_files)
+    src = big_source
     result, rows = relay_all(cli, api.base_url, src.base_url, tmp_path, 1, 1)
     assert result.exit_code == 0, result.stderr
     (row,) = rows
@@ -71,13 +73,9 @@ def test_a_large_relay_at_concurrency_1_needs_no_second_pooled_connection(
 
 
 def test_c_large_relays_at_concurrency_c_run_at_once_without_a_stall(
-    cli: Cli,
-    api: BackgroundServer,
-    start_sources: Callable[..., BackgroundServer],
-    big_files: Path,
-    tmp_path: Path,
+    cli: Cli, api: BackgroundServer, big_source: BackgroundServer, tmp_path: Path
 ) -> None:
-    src = start_sources(big_files)
+    src = big_source
     result, rows = relay_all(cli, api.base_url, src.base_url, tmp_path, 4, 4)
     assert result.exit_code == 0, result.stderr
     assert [(r["status"], r["attempts"]) for r in rows] == [("ok", 1)] * 4
