@@ -139,10 +139,11 @@ class LimitedSlots:
         self.release()
         try:
             await asyncio.sleep(seconds)
+            taken = await self.acquire()
         except BaseException:
             self.in_flight += 1  # the fan-out releases it when the row ends
             raise
-        if not await self.acquire():
+        if not taken:
             self.in_flight += 1
 
     def on_sample(self, latency: float, *, dropped: bool) -> None:

@@ -28,7 +28,8 @@ start and multiplicative decrease on loss:
   few requests above what the API serves at once. Because the allowance grows more slowly than
   the limit, runs that share an API settle at similar limits.
 * **Probes.** With tolerance 1, one round every :data:`PROBE_EVERY_SECONDS` runs at
-  :data:`PROBE_SHARE` of the limit (as BBR's ProbeRTT does): the queue the run keeps drains and
+  :data:`PROBE_SHARE` of the limit, or one and a half allowances below it if that is lower (as
+  BBR's ProbeRTT does): the queue the run keeps drains and
   ``rtt_noload`` is measured afresh before the window forgets it. The window lets every run
   that shares an API forget what it measured before the others came, so a run that started
   late, and first saw the others' queue as the API's latency, does not keep a larger share.
@@ -38,6 +39,11 @@ start and multiplicative decrease on loss:
   API's queues drain and the rounds after see its latency without a queue again. Answers to
   requests sent before a cut do not count after it: they met the old limit, and one burst of
   429s cuts once.
+* **Floor.** Until the API has dropped a request, latency alone never takes the limit below
+  :data:`FLOOR`, ferry's fixed default: ``auto`` is never slower than ``--concurrency 16`` on an
+  API that does not push back (one that answers at once spends its time on CPU, where fewer
+  requests in flight only lose the overlap of client and server). After a drop there is no
+  floor but 1.
 * **Idle.** A round in which fewer than half the limit were in flight (the manifest's tail, rows
   waiting for a retry) does not grow the limit: nothing was learnt about a larger one.
 
@@ -74,6 +80,8 @@ SMOOTHING = 0.5
 MAX_CUT = 0.5
 #: A drop cuts the limit to this share of itself.
 DROP_CUT = 0.5
+#: The least limit that latency alone may set, until the API first drops a request.
+FLOOR = 16
 
 
 def allowance(limit: float) -> float:
@@ -109,6 +117,7 @@ class AdaptiveLimit:
         self._slow_start = True
         self._probing = False
         self._probe_at = math.inf
+        self._floor = float(min(FLOOR, maximum))
         #: Slow start's last doubling that paid: (requests served per second, latency).
         self._paid: tuple[float, float] | None = None
         self._cut_at = -math.inf
@@ -125,6 +134,7 @@ class AdaptiveLimit:
         if dropped:  # at once: a round's worth of further requests would meet the wall too
             self._end_slow_start(now)
             self._probing = False
+            self._floor = 1.0
             self._set(self._estimate * DROP_CUT)
             self._cut_at = now
             self._latencies, self._most_in_flight = [], 0
@@ -168,7 +178,7 @@ class AdaptiveLimit:
         if app_limited and gradient >= 1.0:
             return
         target = self._estimate * max(MAX_CUT, min(1.0, gradient)) + allowance(self._estimate)
-        self._set(self._estimate + SMOOTHING * (target - self._estimate))
+        self._set(max(self._floor, self._estimate + SMOOTHING * (target - self._estimate)))
 
     def _end_slow_start(self, now: float) -> None:
         """Choose the tolerance by the latency of the last doubling that paid."""
@@ -185,7 +195,8 @@ class AdaptiveLimit:
         self._probing = True
         self._probe_at = now + PROBE_EVERY_SECONDS
         self._cut_at = now  # the round counts only requests sent at the lower limit
-        self.limit = max(1, int(self._estimate * PROBE_SHARE))
+        drained = self._estimate - 1.5 * allowance(self._estimate)
+        self.limit = max(1, int(min(self._estimate * PROBE_SHARE, drained)))
 
     def _recent_least(self, now: float, rtt: float) -> float:
         """Add this round's latency to the window; the least of the window."""

@@ -57,13 +57,16 @@ class Client:
 @dataclass
 class ModelApi:
     """``workers(t)`` workers of ``latency`` seconds each (times ``slow`` for the share
-    ``slow_share`` of requests) and ``queue`` waiting places; 429 beyond."""
+    ``slow_share`` of requests) and ``queue`` waiting places; 429 beyond. With ``crowding``,
+    every request being served adds that many seconds to a request that starts: a server short
+    of CPU whose latency is mostly a fixed delay."""
 
     workers: Callable[[float], int]
     queue: int
     latency: float = LATENCY
     slow_share: float = 0.0
     slow: float = 4.0
+    crowding: float = 0.0
     seed: int = 7
 
     def play(self, clients: list[Client], clock: Clock, seconds: float) -> None:
@@ -81,7 +84,7 @@ class ModelApi:
         waiting: deque[tuple[int, float]] = deque()
 
         def service() -> float:
-            jitter = self.latency * rng.uniform(0.9, 1.1)
+            jitter = (self.latency + self.crowding * busy) * rng.uniform(0.9, 1.1)
             return jitter * self.slow if rng.random() < self.slow_share else jitter
 
         def fill(who: int, now: float) -> None:
@@ -184,6 +187,53 @@ def test_it_follows_the_api_down_and_up_again_within_seconds() -> None:
     assert max(client.limits_between(13.0, 20.0)) < 16 + 32  # shrunk below the new 429 wall
     assert client.rate(22.0, 30.0) >= 0.95 * 64 / LATENCY
     assert usually(client.limits_between(23.0, 30.0)) >= 64
+
+
+def fixed(limit: int) -> AdaptiveLimit:
+    """A limit that never moves (a fixed ``--concurrency``)."""
+    return AdaptiveLimit(limit, initial=limit, clock=lambda: 0.0)
+
+
+def test_a_server_that_serves_more_as_its_latency_grows_gets_the_requests_that_pay() -> None:
+    """50 ms of fixed delay plus 2 ms per request being served: 16 in flight serve ~195/s, 64
+    ~360/s, 96 ~410/s. Latency alone would stop near 16; slow start sees doublings still pay."""
+    api = ModelApi(lambda _t: 10**6, queue=0, crowding=0.002)
+    rates = {}
+    for n in (16, 64):
+        clock = Clock()
+        client = Client(fixed(n))
+        api.play([client], clock, 10.0)
+        rates[n] = client.rate(2.0, 10.0)
+    clock = Clock()
+    (client,) = clients_of(clock)
+    api.play([client], clock, 20.0)
+    assert client.limit.tolerance > 1
+    assert client.rate(5.0, 20.0) >= 0.95 * rates[64] >= 0.95 * 1.6 * rates[16]
+
+
+def test_an_api_with_a_fixed_number_of_workers_keeps_tolerance_1() -> None:
+    clock = Clock()
+    (client,) = clients_of(clock)
+    ModelApi(capacity(64), 32).play([client], clock, 5.0)
+    assert client.limit.tolerance == 1
+
+
+def test_on_an_api_that_never_pushes_back_it_keeps_at_least_the_fixed_default() -> None:
+    """An API that answers at once and is short of CPU: more requests in flight only queue, so
+    latency alone would hold few; until the API drops one, the floor is ferry's default, 16."""
+    clock = Clock()
+    (client,) = clients_of(clock)
+    ModelApi(lambda _t: 10**6, queue=0, latency=0.0005, crowding=0.0005).play([client], clock, 5.0)
+    assert min(client.limits_between(1.0, 5.0)) >= 16 and not client.dropped
+
+
+def test_after_a_drop_it_goes_below_the_floor_for_an_api_that_takes_few() -> None:
+    clock = Clock()
+    (client,) = clients_of(clock)
+    ModelApi(capacity(4), 4).play([client], clock, 20.0)
+    assert client.rate(5.0, 20.0) >= 0.95 * 4 / LATENCY
+    assert max(client.limits_between(5.0, 20.0)) <= 8  # 4 served, 4 waiting: never beyond
+    assert not [t for t in client.dropped if t >= 5.0]
 
 
 def test_a_few_slow_requests_do_not_read_as_congestion() -> None:
