@@ -13,13 +13,14 @@ start and multiplicative decrease on loss:
   :data:`INITIAL_LIMIT` and doubles every round while doubling still pays: while the requests
   served per second (requests in flight over latency, Little's law) grow by at least
   :data:`LADDER_GAIN` with each doubling. It ends at the first doubling that does not pay, or
-  at a drop, and then chooses the *tolerance*, how far latency may rise over ``rtt_noload``:
-  an API with a fixed number of workers answers twice the requests twice as late once they are
-  busy, so no doubling paid after latency had risen: tolerance 1. A server short of CPU whose
-  latency is mostly a fixed delay still serves more as its latency grows: when a doubling still
-  paid at :data:`PAID_RISE` times ``rtt_noload`` or more, the tolerance is
-  :data:`HIGH_TOLERANCE` and ``auto`` gives it the requests that pay. (Two values, not the rise
-  measured: runs that share an API then hold the same one, and so settle at similar limits.)
+  at a drop, and then chooses the *tolerance*, how far latency may rise over ``rtt_noload``. An
+  API with a fixed number of workers serves twice the requests with every doubling until they
+  are busy, and no more after: at most one doubling, the one across the number of its workers,
+  pays in part. A server short of CPU whose latency is mostly a fixed delay serves a little
+  more with every doubling as its latency grows: when the last two doublings measured both
+  paid in part (:data:`PARTIAL`), the tolerance is :data:`HIGH_TOLERANCE` and ``auto`` gives it
+  the requests that still pay; otherwise it is 1. (Two values, not a rise measured: runs that
+  share an API then hold the same one, and so settle at similar limits.)
 * **Each round** moves the limit halfway towards ``limit x min(1, tolerance x rtt_noload / rtt)
   + allowance`` (never below half of it in one round). ``limit x (1 - tolerance x rtt_noload /
   rtt)`` is Vegas's estimate of the requests that queue at the API beyond what the tolerance
@@ -70,9 +71,8 @@ PROBE_EVERY_SECONDS = NOLOAD_WINDOW_SECONDS / 2
 PROBE_SHARE = 0.75
 #: Slow start goes on while a doubling of the limit serves this many times the requests.
 LADDER_GAIN = 1.25
-#: A doubling that still paid at this multiple of ``rtt_noload`` or more: the latency of an API
-#: that serves more as it grows (a fixed delay plus queueing for CPU), not of one that is full.
-PAID_RISE = 1.5
+#: A doubling that served between these many times the requests paid in part.
+PARTIAL = (1.1, 1.8)
 HIGH_TOLERANCE = 3.0
 #: Each round moves the limit this share of the way towards its new estimate.
 SMOOTHING = 0.5
@@ -118,8 +118,10 @@ class AdaptiveLimit:
         self._probing = False
         self._probe_at = math.inf
         self._floor = float(min(FLOOR, maximum))
-        #: Slow start's last doubling that paid: (requests served per second, latency).
-        self._paid: tuple[float, float] | None = None
+        #: Slow start: the requests served per second at the last doubling that paid, and what
+        #: each doubling gained.
+        self._paid: float | None = None
+        self._gains: list[float] = []
         self._cut_at = -math.inf
         self._round_start = 0.0
         self._latencies: list[float] = []
@@ -165,8 +167,10 @@ class AdaptiveLimit:
             if app_limited:
                 return
             served = in_flight / rtt
-            if self._paid is None or served >= LADDER_GAIN * self._paid[0]:
-                self._paid = (served, rtt)
+            if self._paid is not None:
+                self._gains.append(served / self._paid)
+            if self._paid is None or served >= LADDER_GAIN * self._paid:
+                self._paid = served
                 self._set(self._estimate * 2)
                 return
             self._end_slow_start(now)
@@ -181,11 +185,13 @@ class AdaptiveLimit:
         self._set(max(self._floor, self._estimate + SMOOTHING * (target - self._estimate)))
 
     def _end_slow_start(self, now: float) -> None:
-        """Choose the tolerance by the latency of the last doubling that paid."""
+        """Choose the tolerance by what the last two doublings gained."""
         if not self._slow_start:
             return
         self._slow_start = False
-        if self._paid is not None and self._paid[1] >= PAID_RISE * self._least:
+        low, high = PARTIAL
+        last = self._gains[-2:]
+        if len(last) == 2 and all(low <= gain < high for gain in last):
             self.tolerance = HIGH_TOLERANCE
         else:
             self._probe_at = now + PROBE_EVERY_SECONDS

@@ -211,11 +211,16 @@ def test_a_server_that_serves_more_as_its_latency_grows_gets_the_requests_that_p
     assert client.rate(5.0, 20.0) >= 0.95 * rates[64] >= 0.95 * 1.6 * rates[16]
 
 
-def test_an_api_with_a_fixed_number_of_workers_keeps_tolerance_1() -> None:
+@pytest.mark.parametrize(("workers", "queue"), [(64, 32), (20, 1000), (26, 1000)])
+def test_an_api_with_a_fixed_number_of_workers_keeps_tolerance_1(workers: int, queue: int) -> None:
+    """Even when one doubling (16 to 32) crosses the number of workers and pays in part, and
+    an endless queue never answers 429: the limit stays a few above the workers."""
     clock = Clock()
     (client,) = clients_of(clock)
-    ModelApi(capacity(64), 32).play([client], clock, 5.0)
+    ModelApi(capacity(workers), queue).play([client], clock, 10.0)
     assert client.limit.tolerance == 1
+    assert usually(client.limits_between(5.0, 10.0)) >= workers
+    assert max(client.limits_between(5.0, 10.0)) <= workers * 1.5  # tolerance 3: about 3x
 
 
 def test_on_an_api_that_never_pushes_back_it_keeps_at_least_the_fixed_default() -> None:
