@@ -108,23 +108,34 @@ class LimitedSlots:
     def __init__(self, limit: AdaptiveLimit) -> None:
         self.limit = limit
         self.in_flight = 0
-        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._waiting: deque[asyncio.Future[bool]] = deque()
         self._closed = False
 
-    async def acquire(self) -> bool:
-        """Wait for a free slot and take it; False (and no slot) once :meth:`close` was called."""
-        while not self._closed and self.in_flight >= self.limit.limit:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiting.append(waiter)
-            try:
-                await waiter
-            finally:  # woken, or cancelled: either way no longer waiting
-                if not waiter.done():
-                    waiter.cancel()
+    async def acquire(self, *, first: bool = False) -> bool:
+        """Wait for a free slot and take it; False (and no slot) once :meth:`close` was called.
+
+        Slots go to the waiting in turn, a freed one handed to the next in line. ``first``
+        waits ahead of the others: a row back from its back-off goes before new rows, or it
+        would wait for every idle worker to take one (hundreds of rows) before its retry.
+        """
         if self._closed:
             return False
-        self.in_flight += 1
-        return True
+        if self.in_flight < self.limit.limit and not self._waiting:
+            self.in_flight += 1
+            return True
+        waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        if first:
+            self._waiting.appendleft(waiter)
+        else:
+            self._waiting.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if not waiter.done():
+                self._waiting.remove(waiter)
+            elif not waiter.cancelled() and waiter.result():
+                self.release()  # handed a slot, but leaving
+            raise
 
     def release(self) -> None:
         """Give a slot back."""
@@ -139,7 +150,7 @@ class LimitedSlots:
         self.release()
         try:
             await asyncio.sleep(seconds)
-            taken = await self.acquire()
+            taken = await self.acquire(first=True)
         except BaseException:
             self.in_flight += 1  # the fan-out releases it when the row ends
             raise
@@ -157,15 +168,15 @@ class LimitedSlots:
         while self._waiting:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result(None)
+                waiter.set_result(False)
 
     def _wake(self) -> None:
-        free = self.limit.limit - self.in_flight
-        while free > 0 and self._waiting:
+        """Hand the free slots to the next in line (counted as theirs at once)."""
+        while self._waiting and self.in_flight < self.limit.limit:
             waiter = self._waiting.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                free -= 1
+                self.in_flight += 1
+                waiter.set_result(True)
 
 
 #: Marks the end of the items (an item may be None).

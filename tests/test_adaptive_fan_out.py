@@ -54,6 +54,22 @@ async def test_a_backing_off_row_lends_its_slot_to_the_next_row() -> None:
     assert slots.in_flight == 0
 
 
+async def test_a_row_back_from_its_back_off_goes_before_new_rows() -> None:
+    slots = slots_at(1)
+    order: list[str] = []
+
+    async def work(item: int) -> None:
+        order.append(f"start {item}")
+        if item == 0:
+            await slots.pause(0.03)  # meanwhile 31 idle workers queue for the slot
+        else:
+            await asyncio.sleep(0.02)
+        order.append(f"end {item}")
+
+    await fan_out(range(10), work, concurrency=32, signal=StopSignal(), slots=slots)
+    assert order.index("end 0") < order.index("start 4")  # not after every new row
+
+
 async def test_a_stop_ends_the_workers_that_wait_for_a_slot() -> None:
     slots = slots_at(2)
     signal = StopSignal()
