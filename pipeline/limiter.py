@@ -1,50 +1,41 @@
 """The limit of ``--concurrency auto``: how many requests may be in flight, learnt from answers.
 
 The method is TCP Vegas as Netflix's concurrency-limits applies it to requests (``VegasLimit``),
-updated smoothly and with a latency tolerance as its ``Gradient2Limit`` is, and with TCP's slow
-start and multiplicative decrease on loss:
+updated smoothly as its ``Gradient2Limit`` is, with TCP's slow start and multiplicative decrease
+on loss, and BBR's periodic re-measurement of the latency floor (ProbeRTT):
 
 * **Rounds.** Answers are taken in rounds of at least as many answers as the limit (about one
   round trip's worth) and at least :data:`MIN_ROUND_SECONDS`. A round's latency is its median,
   so a few slow requests (a large file, a slow source) do not read as congestion.
-  ``rtt_noload``, the API's latency under little load, is the least round latency of the last
-  :data:`NOLOAD_WINDOW_SECONDS` (with the high tolerance below: of the whole run).
-* **Slow start** measures how the API answers more requests. The limit starts at
-  :data:`INITIAL_LIMIT` and doubles every round while doubling still pays: while the requests
-  served per second (requests in flight over latency, Little's law) grow by at least
-  :data:`LADDER_GAIN` with each doubling. It ends at the first doubling that does not pay, or
-  at a drop, and then chooses the *tolerance*, how far latency may rise over ``rtt_noload``. An
-  API with a fixed number of workers serves twice the requests with every doubling until they
-  are busy, and no more after: at most one doubling, the one across the number of its workers,
-  pays in part. A server short of CPU whose latency is mostly a fixed delay serves a little
-  more with every doubling as its latency grows: when the last two doublings measured both
-  paid in part (:data:`PARTIAL`), the tolerance is :data:`HIGH_TOLERANCE` and ``auto`` gives it
-  the requests that still pay; otherwise it is 1. (Two values, not a rise measured: runs that
-  share an API then hold the same one, and so settle at similar limits.)
-* **Each round** moves the limit halfway towards ``limit x min(1, tolerance x rtt_noload / rtt)
-  + allowance`` (never below half of it in one round). ``limit x (1 - tolerance x rtt_noload /
-  rtt)`` is Vegas's estimate of the requests that queue at the API beyond what the tolerance
-  allows: the limit grows by the allowance, ``max(3, √limit)``, while there are none, shrinks
-  in proportion when latency inflates, and settles where that queue equals the allowance: a
-  few requests above what the API serves at once. Because the allowance grows more slowly than
-  the limit, runs that share an API settle at similar limits.
-* **Probes.** With tolerance 1, one round every :data:`PROBE_EVERY_SECONDS` runs at
-  :data:`PROBE_SHARE` of the limit, or one and a half allowances below it if that is lower (as
-  BBR's ProbeRTT does): the queue the run keeps drains and
-  ``rtt_noload`` is measured afresh before the window forgets it. The window lets every run
-  that shares an API forget what it measured before the others came, so a run that started
-  late, and first saw the others' queue as the API's latency, does not keep a larger share.
-  (With the high tolerance a window would let the limit run away: each window would take the
-  last one's queue for the API's latency. ``rtt_noload`` is then the least of the run.)
+  ``rtt_noload``, the API's latency without a queue, is the least round latency of the last
+  :data:`NOLOAD_WINDOW_SECONDS`.
+* **Slow start.** The limit starts at :data:`INITIAL_LIMIT` and doubles every round while
+  doubling pays: while the requests served per second (requests in flight over latency,
+  Little's law) grow by at least :data:`LADDER_GAIN` with each doubling. A round after a
+  doubling counts only the requests sent at the new limit. Slow start ends at the first
+  doubling that does not pay, or at a drop.
+* **Each round** then moves the limit halfway towards ``limit x rtt_noload / rtt + allowance``
+  (never below half of it in one round). ``limit x (1 - rtt_noload / rtt)`` is Vegas's estimate
+  of the requests that wait at the API instead of being served: the limit grows by the
+  allowance, ``max(3, √limit)``, while none wait, shrinks in proportion when latency inflates,
+  and settles where the requests waiting equal the allowance: a few above what the API serves
+  at once. Because the allowance grows more slowly than the limit, runs that share an API
+  settle at similar limits (a larger one sees more of its requests waiting, and gives way).
+* **Probes.** One round every :data:`PROBE_EVERY_SECONDS` runs at :data:`PROBE_SHARE` of the
+  limit, or one and a half allowances below it if that is lower: the queue the run keeps drains
+  and ``rtt_noload`` is measured afresh before the window forgets it. The window in turn lets
+  every run that shares an API forget what it measured before the others came, so a run that
+  started late, and first took the others' queue for the API's latency, does not keep a
+  larger share.
 * **Drops.** A 429, 455, 5xx or timeout halves the limit at once, as TCP does on loss: the
   API's queues drain and the rounds after see its latency without a queue again. Answers to
   requests sent before a cut do not count after it: they met the old limit, and one burst of
   429s cuts once.
 * **Floor.** Until the API has dropped a request, latency alone never takes the limit below
-  :data:`FLOOR`, ferry's fixed default: ``auto`` is never slower than ``--concurrency 16`` on an
-  API that does not push back (one that answers at once spends its time on CPU, where fewer
-  requests in flight only lose the overlap of client and server). After a drop there is no
-  floor but 1.
+  :data:`FLOOR`, ferry's fixed default: ``auto`` does not hold fewer requests than
+  ``--concurrency 16`` on an API that does not push back (one that answers at once spends its
+  time on CPU, where fewer requests in flight only lose the overlap of client and server).
+  After a drop there is no floor but 1.
 * **Idle.** A round in which fewer than half the limit were in flight (the manifest's tail, rows
   waiting for a retry) does not grow the limit: nothing was learnt about a larger one.
 
@@ -71,9 +62,6 @@ PROBE_EVERY_SECONDS = NOLOAD_WINDOW_SECONDS / 2
 PROBE_SHARE = 0.75
 #: Slow start goes on while a doubling of the limit serves this many times the requests.
 LADDER_GAIN = 1.25
-#: A doubling that served between these many times the requests paid in part.
-PARTIAL = (1.1, 1.8)
-HIGH_TOLERANCE = 3.0
 #: Each round moves the limit this share of the way towards its new estimate.
 SMOOTHING = 0.5
 #: Latency alone never cuts the limit below this share of itself in one round.
@@ -92,8 +80,8 @@ def allowance(limit: float) -> float:
 class AdaptiveLimit:
     """An adaptive concurrency limit between 1 and ``maximum`` (see the module docstring).
 
-    ``limit`` is the limit in force; ``lowest`` and ``highest`` the extremes it has taken;
-    ``tolerance`` what slow start learnt (1 until it has).
+    ``limit`` is the limit in force; ``lowest`` and ``highest`` the extremes it has taken
+    (a probe's lower limit is not counted).
     """
 
     def __init__(
@@ -111,17 +99,13 @@ class AdaptiveLimit:
         self.limit = int(self._estimate)
         self.lowest = self.limit
         self.highest = self.limit
-        self.tolerance = 1.0
-        self._least = math.inf  # the least round latency of the run
-        self._recent: deque[tuple[float, float]] = deque()  # (time, latency), latencies rising
+        self._floor = float(min(FLOOR, maximum))
+        self._noload: deque[tuple[float, float]] = deque()  # (time, latency), latencies rising
         self._slow_start = True
+        #: Slow start: the requests served per second at the last doubling that paid.
+        self._paid: float | None = None
         self._probing = False
         self._probe_at = math.inf
-        self._floor = float(min(FLOOR, maximum))
-        #: Slow start: the requests served per second at the last doubling that paid, and what
-        #: each doubling gained.
-        self._paid: float | None = None
-        self._gains: list[float] = []
         self._cut_at = -math.inf
         self._round_start = 0.0
         self._latencies: list[float] = []
@@ -156,8 +140,7 @@ class AdaptiveLimit:
         rtt = latencies[len(latencies) // 2]
         if rtt <= 0:
             return
-        self._least = min(self._least, rtt)
-        recent = self._recent_least(now, rtt)
+        noload = self._noload_latency(now, rtt)
         app_limited = in_flight < self._estimate / 2
         if self._probing:  # measured: back to the limit
             self._probing = False
@@ -167,46 +150,37 @@ class AdaptiveLimit:
             if app_limited:
                 return
             served = in_flight / rtt
-            if self._paid is not None:
-                self._gains.append(served / self._paid)
             if self._paid is None or served >= LADDER_GAIN * self._paid:
                 self._paid = served
                 self._set(self._estimate * 2)
+                self._cut_at = now  # the next round measures the doubled limit alone
                 return
             self._end_slow_start(now)
         if now >= self._probe_at:
             self._probe(now)
             return
-        noload = recent if self.tolerance == 1.0 else self._least
-        gradient = self.tolerance * noload / rtt
+        gradient = noload / rtt
         if app_limited and gradient >= 1.0:
             return
-        target = self._estimate * max(MAX_CUT, min(1.0, gradient)) + allowance(self._estimate)
+        target = self._estimate * max(MAX_CUT, gradient) + allowance(self._estimate)
         self._set(max(self._floor, self._estimate + SMOOTHING * (target - self._estimate)))
 
     def _end_slow_start(self, now: float) -> None:
-        """Choose the tolerance by what the last two doublings gained."""
-        if not self._slow_start:
-            return
-        self._slow_start = False
-        low, high = PARTIAL
-        last = self._gains[-2:]
-        if len(last) == 2 and all(low <= gain < high for gain in last):
-            self.tolerance = HIGH_TOLERANCE
-        else:
+        if self._slow_start:
+            self._slow_start = False
             self._probe_at = now + PROBE_EVERY_SECONDS
 
     def _probe(self, now: float) -> None:
-        """Run the next round at :data:`PROBE_SHARE` of the limit (see the module docstring)."""
+        """Run the next round below the limit (see the module docstring)."""
         self._probing = True
         self._probe_at = now + PROBE_EVERY_SECONDS
         self._cut_at = now  # the round counts only requests sent at the lower limit
         drained = self._estimate - 1.5 * allowance(self._estimate)
         self.limit = max(1, int(min(self._estimate * PROBE_SHARE, drained)))
 
-    def _recent_least(self, now: float, rtt: float) -> float:
+    def _noload_latency(self, now: float, rtt: float) -> float:
         """Add this round's latency to the window; the least of the window."""
-        window = self._recent
+        window = self._noload
         while window and window[-1][1] >= rtt:
             window.pop()
         window.append((now, rtt))

@@ -194,33 +194,32 @@ def fixed(limit: int) -> AdaptiveLimit:
     return AdaptiveLimit(limit, initial=limit, clock=lambda: 0.0)
 
 
-def test_a_server_that_serves_more_as_its_latency_grows_gets_the_requests_that_pay() -> None:
-    """50 ms of fixed delay plus 2 ms per request being served: 16 in flight serve ~195/s, 64
-    ~360/s, 96 ~410/s. Latency alone would stop near 16; slow start sees doublings still pay."""
+def test_a_server_whose_latency_grows_with_its_load_gets_at_least_the_fixed_default() -> None:
+    """50 ms of fixed delay plus 2 ms per request being served (a server short of CPU): 16 in
+    flight serve ~195/s, 64 ~320/s, at three times the latency. ``auto`` holds where latency
+    starts to rise, but not below 16, as it never drops a request."""
     api = ModelApi(lambda _t: 10**6, queue=0, crowding=0.002)
-    rates = {}
-    for n in (16, 64):
-        clock = Clock()
-        client = Client(fixed(n))
-        api.play([client], clock, 10.0)
-        rates[n] = client.rate(2.0, 10.0)
+    clock = Clock()
+    client = Client(fixed(16))
+    api.play([client], clock, 10.0)
+    sixteen = client.rate(2.0, 10.0)
     clock = Clock()
     (client,) = clients_of(clock)
     api.play([client], clock, 20.0)
-    assert client.limit.tolerance > 1
-    assert client.rate(5.0, 20.0) >= 0.95 * rates[64] >= 0.95 * 1.6 * rates[16]
+    assert usually(client.limits_between(5.0, 20.0)) >= 16  # its probes dip below, briefly
+    assert client.rate(5.0, 20.0) >= 0.97 * sixteen
 
 
-@pytest.mark.parametrize(("workers", "queue"), [(64, 32), (20, 1000), (26, 1000)])
-def test_an_api_with_a_fixed_number_of_workers_keeps_tolerance_1(workers: int, queue: int) -> None:
-    """Even when one doubling (16 to 32) crosses the number of workers and pays in part, and
-    an endless queue never answers 429: the limit stays a few above the workers."""
+@pytest.mark.parametrize(("workers", "queue"), [(20, 1000), (26, 1000)])
+def test_an_endless_queue_gets_a_few_requests_over_the_workers(workers: int, queue: int) -> None:
+    """An API that never answers 429 but queues: the limit stays a few above its workers (one
+    doubling of slow start, 16 to 32, crosses them)."""
     clock = Clock()
     (client,) = clients_of(clock)
     ModelApi(capacity(workers), queue).play([client], clock, 10.0)
-    assert client.limit.tolerance == 1
+    assert client.rate(5.0, 10.0) >= 0.97 * workers / LATENCY
     assert usually(client.limits_between(5.0, 10.0)) >= workers
-    assert max(client.limits_between(5.0, 10.0)) <= workers * 1.5  # tolerance 3: about 3x
+    assert max(client.limits_between(5.0, 10.0)) <= workers * 1.5
 
 
 def test_on_an_api_that_never_pushes_back_it_keeps_at_least_the_fixed_default() -> None:
@@ -229,7 +228,7 @@ def test_on_an_api_that_never_pushes_back_it_keeps_at_least_the_fixed_default() 
     clock = Clock()
     (client,) = clients_of(clock)
     ModelApi(lambda _t: 10**6, queue=0, latency=0.0005, crowding=0.0005).play([client], clock, 5.0)
-    assert min(client.limits_between(1.0, 5.0)) >= 16 and not client.dropped
+    assert usually(client.limits_between(1.0, 5.0)) >= 16 and not client.dropped
 
 
 def test_after_a_drop_it_goes_below_the_floor_for_an_api_that_takes_few() -> None:
