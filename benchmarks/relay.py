@@ -178,7 +178,11 @@ def headline(figures: dict[str, Any]) -> str:
     """One line for the headline of ``RESULTS.md``."""
     parts = [
         f"C = {p['concurrency']}: {p['ferry_mb_s']:,.0f} MB/s"
-        + (f" ({p['ferry_mb_s'] / p['curl_mb_s']:.2f}x curl | curl)" if p["curl_mb_s"] else "")
+        + (
+            f" ({p['ferry_mb_s'] / p['curl_mb_s']:.2f}x curl piped into curl)"
+            if p["curl_mb_s"]
+            else ""
+        )
         for p in figures["points"]
     ]
     return f"Relay ({figures['file_mib']} MiB sources): " + ", ".join(parts) + "."
