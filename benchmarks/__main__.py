@@ -20,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import (
+    concurrency,
     edges,
     final_write,
     journal,
     manifests,
     memory,
     overhead,
+    relay,
     report,
     scale,
     startup,
@@ -59,6 +61,8 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "stores": stores.run,
     "folder": edges.run_folder,
     "large_rows": edges.run_large_rows,
+    "relay": relay.run,
+    "concurrency": concurrency.run,
 }
 
 

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -96,10 +97,12 @@ def run_child(
     timeout: float = CHILD_TIMEOUT_SECONDS,
     check: bool = True,
     sample_rss: bool = False,
+    interrupt_after: float | None = None,
 ) -> Child:
     """Run ``argv`` to completion and measure it; raise on a non-zero exit when ``check``.
 
-    ``sample_rss`` also samples the child's RSS every :data:`RSS_SAMPLE_SECONDS` (psutil).
+    ``sample_rss`` also samples the child's RSS every :data:`RSS_SAMPLE_SECONDS` (psutil);
+    ``interrupt_after`` sends it SIGINT (Ctrl-C) after that many seconds.
     """
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with (
@@ -111,12 +114,18 @@ def run_child(
         proc = subprocess.Popen(list(argv), stdin=stdin, stdout=out, stderr=err, env=full_env)
         watchdog = threading.Timer(timeout, proc.kill)
         watchdog.start()
+        interrupt = None
+        if interrupt_after is not None:
+            interrupt = threading.Timer(interrupt_after, proc.send_signal, [signal.SIGINT])
+            interrupt.start()
         samples: list[int] = []
         sampler = _RssSampler(proc.pid, samples) if sample_rss else None
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             watchdog.cancel()
+            if interrupt is not None:
+                interrupt.cancel()
             if sampler is not None:
                 sampler.stop()
         wall = time.perf_counter() - started

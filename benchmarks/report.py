@@ -9,7 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from benchmarks import edges, final_write, journal, manifests, scale, startup, stores
+from benchmarks import (
+    concurrency,
+    edges,
+    final_write,
+    journal,
+    manifests,
+    relay,
+    scale,
+    startup,
+    stores,
+)
 from benchmarks.common import markdown_table
 
 COMMAND = ".venv/bin/python -m benchmarks"
@@ -564,6 +574,8 @@ SECTIONS = {
     "stores": stores.section,
     "folder": edges.folder_section,
     "large_rows": edges.large_rows_section,
+    "relay": relay.section,
+    "concurrency": concurrency.section,
 }
 
 
@@ -636,6 +648,10 @@ def headline(results: dict[str, Any]) -> list[str]:
         lines.append(startup.headline(results["startup"]["figures"]))
     if "scale" in results:
         lines.append(scale.headline(results["scale"]["figures"]))
+    if "relay" in results:
+        lines.append(relay.headline(results["relay"]["figures"]))
+    if "concurrency" in results:
+        lines.append(concurrency.headline(results["concurrency"]["figures"]))
     if "stores" in results:
         lines.append(stores.headline(results["stores"]["figures"]))
     return lines + edges.headline(results)

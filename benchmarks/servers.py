@@ -1,16 +1,18 @@
 """The servers every client is measured against, in processes of their own.
 
-``python -m benchmarks.servers --data-dir DIR [--latency-ms 50] [--role ROLE]`` serves on one
-uvloop event loop, by ``--role``:
+``python -m benchmarks.servers --data-dir DIR [--latency-ms 50] [--capacity N [--queue M]]
+[--files DIR] [--role ROLE]`` serves on one uvloop event loop, by ``--role``:
 
 * ``both`` (default): the File Upload API (``fileapi.make_app``, private sources allowed, no
-  access log) and a source server whose ``/f<N>.txt`` answers a tiny text file for any ``N``;
+  access log) and a source server whose ``/f<N>.txt`` answers a tiny text file for any ``N``
+  (with ``--files``, the files of that folder instead);
 * ``api`` or ``source``: one of the two;
 * ``stub``: the URL-upload endpoint alone, answering as ``fileapi`` does after the latency,
   without fetching or storing anything (:func:`make_stub_app`).
 
 The Bearer key comes from ``BENCH_KEY`` (never argv). Once listening, one JSON line goes to
-stdout: ``{"api": URL, "source": URL, "pid": PID}``. SIGTERM or SIGINT stop it.
+stdout: ``{"api": URL, "source": URL, "pid": PID}``. SIGTERM or SIGINT stop it. The API's
+``GET /_bench/stats`` answers what it counted (:func:`bench_stats`).
 
 :class:`ServerProcess` starts this module with ``sys.executable`` and reads that line, so the
 client being measured never shares an event loop or a GIL with the servers, and ferry and
@@ -109,27 +111,59 @@ def make_stub_app(key: str, latency_ms: float) -> web.Application:
     return app
 
 
-async def _serve(role: str, data_dir: Path, key: str, latency_ms: float) -> None:
+def add_stats_route(app: web.Application) -> None:
+    """``GET /_bench/stats`` on a ``fileapi`` app: its upload requests and, with a capacity,
+    the 429s that capacity answered and the most uploads served and waiting at once."""
+    from aiohttp import web
+
+    from fileapi.state import CAPACITY, STATS
+
+    async def stats(request: web.Request) -> web.Response:
+        counts = {"uploads": request.app[STATS].uploads}
+        capacity = request.app.get(CAPACITY)
+        if capacity is not None:
+            counts["rejected"] = capacity.rejected
+            counts["most_serving"] = capacity.most_serving
+            counts["most_waiting"] = capacity.most_waiting
+        return web.json_response(counts)
+
+    app.router.add_get("/_bench/stats", stats)
+
+
+def bench_stats(api: str) -> dict[str, int]:
+    """What the benchmark API server at ``api`` has counted so far (see :func:`add_stats_route`)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{api}/_bench/stats", timeout=10) as resp:
+        counts: dict[str, int] = json.loads(resp.read())
+    return counts
+
+
+async def _serve(args: argparse.Namespace, key: str) -> None:
     from aiohttp import web
 
     from fileapi import ServerSettings, make_app
     from fileapi.sources import make_source_app
 
+    role = args.role
     settings = ServerSettings(
-        data_dir=data_dir,
+        data_dir=args.data_dir,
         keys=(key,),
         allow_private_sources=True,
         port=0,
-        latency_ms=latency_ms,
+        latency_ms=args.latency_ms,
         credits=10**9,
+        capacity=args.capacity,
+        queue=args.queue,
     )
     apps: dict[str, web.Application] = {}
     if role == "stub":
-        apps["api"] = make_stub_app(key, latency_ms)
+        apps["api"] = make_stub_app(key, args.latency_ms)
     if role in ("api", "both"):
         apps["api"] = make_app(settings)
+        add_stats_route(apps["api"])
     if role in ("source", "both"):
-        apps["source"] = make_source_app(TinyFiles())
+        apps["source"] = make_source_app(args.files if args.files else TinyFiles())
     runners = {
         name: web.AppRunner(app, access_log=None, handle_signals=False)
         for name, app in apps.items()
@@ -159,6 +193,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--role", choices=("api", "source", "both", "stub"), default="both")
+    parser.add_argument("--capacity", type=int, help="the API's upload workers (fileapi)")
+    parser.add_argument("--queue", type=int, help="uploads that may wait for one")
+    parser.add_argument("--files", type=Path, help="the source server serves this folder")
     args = parser.parse_args(argv)
     key = os.environ["BENCH_KEY"]
     factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
@@ -169,14 +206,16 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
         pass
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(_serve(args.role, args.data_dir, key, args.latency_ms))
+        runner.run(_serve(args, key))
 
 
 class ServerProcess:
     """The servers in subprocesses: ``with ServerProcess(dir, key, latency_ms=50) as s: s.api``.
 
     ``stub`` starts the stub API instead (no source server); ``split`` runs the source server
-    in a process of its own. On exit the processes are stopped and ``data_dir`` removed.
+    in a process of its own; ``capacity`` and ``queue`` are ``ferry serve --capacity N --queue M``;
+    ``files`` is a folder the source server serves instead of its tiny files.
+    On exit the processes are stopped and ``data_dir`` removed.
     """
 
     def __init__(
@@ -187,12 +226,18 @@ class ServerProcess:
         latency_ms: float = 0.0,
         split: bool = False,
         stub: bool = False,
+        capacity: int | None = None,
+        queue: int | None = None,
+        files: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.key = key
         self.latency_ms = latency_ms
         self.split = split
         self.stub = stub
+        self.capacity = capacity
+        self.queue = queue
+        self.files = files
         self.api = ""
         self.source = ""
         self.pid = 0
@@ -204,6 +249,12 @@ class ServerProcess:
         with log.open("w") as stderr:
             argv = [sys.executable, "-m", "benchmarks.servers", "--role", role]
             argv += ["--data-dir", str(self.data_dir), "--latency-ms", str(self.latency_ms)]
+            if self.capacity is not None and role in ("api", "both"):
+                argv += ["--capacity", str(self.capacity)]
+                if self.queue is not None:
+                    argv += ["--queue", str(self.queue)]
+            if self.files is not None:
+                argv += ["--files", str(self.files)]
             proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,

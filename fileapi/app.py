@@ -9,13 +9,23 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from fileapi import handlers, openapi, uploads
+from fileapi.capacity import Capacity, capacity_middleware
 from fileapi.cors import cors_middleware
 from fileapi.credits import CreditLedger
 from fileapi.faults import FaultState, fault_middleware
 from fileapi.fetch import Fetcher
 from fileapi.middleware import access_log_middleware, auth_middleware, error_middleware, key_of
 from fileapi.settings import ServerSettings
-from fileapi.state import CREDITS, FAULTS, FETCHER, SETTINGS, STATS, STORAGE, ServerStats
+from fileapi.state import (
+    CAPACITY,
+    CREDITS,
+    FAULTS,
+    FETCHER,
+    SETTINGS,
+    STATS,
+    STORAGE,
+    ServerStats,
+)
 from fileapi.storage import Storage
 from fileapi.sweeper import sweep_forever
 
@@ -23,7 +33,8 @@ from fileapi.sweeper import sweep_forever
 def make_app(settings: ServerSettings) -> web.Application:
     """A ready-to-run File Upload API for ``settings``.
 
-    State lives under the ``AppKey``\\ s of :mod:`fileapi.state` (``STATS`` for tests).
+    State lives under the ``AppKey``\\ s of :mod:`fileapi.state` (``STATS`` for tests, and
+    ``CAPACITY`` with ``settings.capacity``).
     Storage, the source fetcher and the expiry sweeper start with the app and stop with it.
     """
     stats = ServerStats()
@@ -39,6 +50,12 @@ def make_app(settings: ServerSettings) -> web.Application:
         auth_middleware(settings.keys),
         fault_middleware(faults, settings.latency_ms, key_of),
     ]
+    capacity = None
+    if settings.capacity is not None:
+        # inside authentication (a refused key takes no worker), outside the fault knobs
+        # (--latency is time a worker spends on the upload)
+        capacity = Capacity(settings.capacity, settings.queue_places)
+        middlewares.insert(3, capacity_middleware(capacity))
     if settings.cors_origins:
         # outside the error middleware, so errors get CORS headers too; outside auth,
         # because a browser's preflight never carries the key
@@ -46,6 +63,8 @@ def make_app(settings: ServerSettings) -> web.Application:
     app = web.Application(middlewares=middlewares)
     app[SETTINGS] = settings
     app[STATS] = stats
+    if capacity is not None:
+        app[CAPACITY] = capacity
     app[FAULTS] = faults
     app[CREDITS] = CreditLedger(settings.keys, settings.credits)
     app[STORAGE] = Storage(settings.data_dir)

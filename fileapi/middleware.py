@@ -1,9 +1,9 @@
 """The outer middlewares: access log and stats, errors as JSON (and status mode), authentication.
 
 Order, outermost first: :func:`access_log_middleware`, ``fileapi.cors`` (only with CORS
-origins configured), :func:`error_middleware`, :func:`auth_middleware`, then
-``fileapi.faults``. Nothing here ever logs a header value: the access log line is
-``METHOD PATH STATUS MSms``.
+origins configured), :func:`error_middleware`, :func:`auth_middleware`, ``fileapi.capacity``
+(only with a capacity), then ``fileapi.faults``. Nothing here ever logs a header value: the
+access log line is ``METHOD PATH STATUS MSms``.
 """
 
 from __future__ import annotations

@@ -70,6 +70,8 @@ class ServerSettings:
     test can replay e.g. ``(500, 429, 200)``. ``seed`` makes ``fail_rate`` reproducible.
     ``cors_origins`` are the web origins (``scheme://host[:port]``, or ``*`` for any) whose
     pages may call the server; empty (the default) sends no CORS header at all.
+    ``capacity`` and ``queue`` make it an API with that many upload workers
+    (:mod:`fileapi.capacity`).
     """
 
     data_dir: Path
@@ -94,6 +96,17 @@ class ServerSettings:
     cors_origins: tuple[str, ...] = field(default=())
     #: The wall clock (epoch seconds) uploads are stamped and expired by: tests pass their own.
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    #: ``--capacity N``: upload workers (None: no limit); ``--queue M``: uploads that may wait
+    #: for one (None: as many as there are workers); further uploads are answered 429.
+    capacity: int | None = None
+    queue: int | None = None
+
+    @property
+    def queue_places(self) -> int:
+        """How many uploads may wait for a worker (``queue``, by default ``capacity``)."""
+        if self.queue is not None:
+            return self.queue
+        return self.capacity or 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
@@ -138,6 +151,10 @@ class ServerSettings:
             problem = origin_problem(origin)
             if problem:
                 raise SettingsError(f"cors_origins: {problem}")
+        if self.capacity is not None and self.capacity < 1:
+            raise SettingsError(f"capacity: {self.capacity} must be at least 1")
+        if self.queue is not None and (self.capacity is None or self.queue < 0):
+            raise SettingsError("queue: needs a capacity, and must not be negative")
 
 
 def _positive(name: str, value: float) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from fileapi.capacity import Capacity
 from fileapi.credits import CreditLedger
 from fileapi.faults import FaultState
 from fileapi.fetch import Fetcher
@@ -41,3 +42,5 @@ FETCHER = web.AppKey("fileapi.fetcher", Fetcher)
 CREDITS = web.AppKey("fileapi.credits", CreditLedger)
 FAULTS = web.AppKey("fileapi.faults", FaultState)
 STATS = web.AppKey("fileapi.stats", ServerStats)
+#: Only with ``--capacity``: its workers, queue and counts.
+CAPACITY = web.AppKey("fileapi.capacity", Capacity)

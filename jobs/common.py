@@ -15,7 +15,14 @@ import click
 
 from pipeline import logs
 from pipeline.errors import ExitCode, MissingKeyError, PipelineError, UsageError
-from pipeline.settings import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+from pipeline.settings import (
+    DEFAULT_AUTO_MAXIMUM,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RUN_CONCURRENCY,
+    MAX_CONCURRENCY,
+    parse_concurrency,
+)
 from pipeline.units import Rate, parse_duration, parse_rate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,6 +105,27 @@ def concurrency_option(func: F) -> F:
         default=DEFAULT_CONCURRENCY,
         show_default=True,
         help="Requests in flight at most.",
+    )(func)
+
+
+def adaptive_concurrency_option(func: F) -> F:
+    """``--concurrency N|auto[:MAX]`` of ``ferry run``: the value is (N or MAX, adaptive)."""
+
+    def convert(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[int, bool]:
+        try:
+            return parse_concurrency(value)
+        except UsageError as exc:
+            raise click.BadParameter(str(exc).removeprefix("--concurrency: ")) from None
+
+    return click.option(
+        "--concurrency",
+        metavar="N|auto[:MAX]",
+        default=DEFAULT_RUN_CONCURRENCY,
+        show_default=True,
+        callback=convert,
+        help="Requests in flight at most: a number, or auto: a limit that starts small, grows "
+        "while the API answers as fast as before and shrinks when it slows down or answers "
+        f"429/5xx (at most MAX, default {DEFAULT_AUTO_MAXIMUM}).",
     )(func)
 
 

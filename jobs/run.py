@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 
 from jobs.common import (
+    adaptive_concurrency_option,
     api_key,
     api_key_file_option,
     base_url_option,
-    concurrency_option,
     debug_option,
     duration,
     log_format_option,
@@ -80,7 +80,7 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="uploadPath for rows without one.",
 )
-@concurrency_option
+@adaptive_concurrency_option
 @click.option("--rate", "rate_cap", callback=rate, help="Request rate cap: 20/10s, 5/s, 300/min.")
 @click.option(
     "--retries",
@@ -159,7 +159,7 @@ def run(
     columns: tuple[str, ...],
     base_url: str,
     upload_path: str,
-    concurrency: int,
+    concurrency: tuple[int, bool],
     rate_cap: Rate | None,
     retries: int,
     timeout: float,
@@ -190,6 +190,7 @@ def run(
     Examples:
       ferry run photos.csv                          # writes photos.results.parquet
       ferry run photos.csv --concurrency 64 --rate 300/min
+      ferry run photos.csv --concurrency auto       # find what the API sustains
       ferry run photos.results.parquet --failed-only
       ferry run photos.csv --refresh-within 12h     # cron: keep links alive
       ferry run photos.csv --dry-run                # new N, retry N, refresh N, skip N
@@ -225,7 +226,8 @@ def run(
             base_url=base_url,
             api_key="" if dry_run else api_key(api_key_file),
             upload_path=upload_path.strip("/") or DEFAULT_UPLOAD_PATH,
-            concurrency=concurrency,
+            concurrency=concurrency[0],
+            adaptive=concurrency[1],
             rate=rate_cap,
             retries=retries,
             timeout=timeout,

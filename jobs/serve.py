@@ -172,6 +172,19 @@ def server_keys() -> tuple[tuple[str, ...], bool]:
     help="Let web pages from ORIGIN (https://app.example.com, http://localhost:3000; * for"
     " any) call the server: answers CORS preflights, adds CORS headers. Repeatable.",
 )
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Behave like an API with N upload workers: N uploads are served at once, --queue more "
+    "wait, further ones are answered 429 with Retry-After: 1.",
+)
+@click.option(
+    "--queue",
+    type=click.IntRange(min=0),
+    metavar="M",
+    help="With --capacity: how many uploads may wait for a worker (default: N).",
+)
 @log_format_option
 @click.option("--debug", is_flag=True, help="Log at DEBUG level.")
 def serve(
@@ -191,6 +204,8 @@ def serve(
     max_url_size: int,
     max_base64_size: int,
     cors_origins: tuple[str, ...],
+    capacity: int | None,
+    queue: int | None,
     debug: bool,
 ) -> None:
     """Run the File Upload API locally, faithful to the spec, for tests and demos.
@@ -203,6 +218,7 @@ def serve(
       FERRY_SERVER_KEYS=secret ferry serve --port 8080 --data-dir ./server-data
       ferry serve --port 0 --fail-rate 0.1 --rate-limit 20/10s --status-mode body
       ferry serve --cors-origin http://localhost:3000
+      ferry serve --latency 50 --capacity 16 --queue 8   # an API that takes 320 uploads/s
     """
     keys, generated = server_keys()
     try:
@@ -224,6 +240,8 @@ def serve(
             max_base64_bytes=max_base64_size,
             fail_sequence=fail_sequence,
             cors_origins=cors_origins,
+            capacity=capacity,
+            queue=queue,
         )
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None

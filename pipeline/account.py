@@ -27,7 +27,7 @@ async def fetch_credits(session: aiohttp.ClientSession, *, account_url: str, api
 
 
 async def _credits(account_url: str, api_key: str, timeout: float) -> int:
-    async with make_session(concurrency=1, timeout=timeout) as session:
+    async with make_session(timeout=timeout) as session:
         return await fetch_credits(session, account_url=account_url, api_key=api_key)
 
 

@@ -10,6 +10,7 @@ absolute path), so several tables can share one collector directory, one file ea
 ``ferry_run_rows{status="ok|failed|skipped|not_attempted"}``  the run's rows (so far, mid-run)
 ``ferry_run_errors{kind=...}``                             failed rows by ``error_kind``
 ``ferry_run_duration_seconds``                             the run's wall time (so far)
+``ferry_run_concurrency``                                  the limit on requests in flight (now)
 ``ferry_run_last_finish_timestamp_seconds``                when the last run finished
 ``ferry_run_exit_code``                                    the last finished run's exit code
 ``ferry_table_rows{status="ok|failed"}``                   the table, as ``ferry status``
@@ -48,6 +49,7 @@ RUN_FAMILIES = (
     "ferry_run_rows",
     "ferry_run_errors",
     "ferry_run_duration_seconds",
+    "ferry_run_concurrency",
     *FINISH_FAMILIES,
 )
 
@@ -94,6 +96,14 @@ def record_run(
     _run_rows(registry, label, summary)
     duration = summary.elapsed_seconds if final else time.time() - summary.started_at
     _gauge(registry, "ferry_run_duration_seconds", "Wall time of the run.", label, duration)
+    if summary.concurrency is not None:
+        _gauge(
+            registry,
+            "ferry_run_concurrency",
+            "The limit on requests in flight (with --concurrency auto, as it adapts).",
+            label,
+            summary.concurrency.final,
+        )
     if final:
         _finish(registry, label, summary.exit_code)
     else:

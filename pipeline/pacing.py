@@ -91,11 +91,19 @@ class BackoffGate:
 
 class Pacing:
     """The pacing of one run: after 429s the gate holds every worker, then ``--rate`` spaces the
-    starts. The gate's pauses use the retry policy's back-off numbers."""
+    starts. The gate's pauses use the retry policy's back-off numbers.
 
-    def __init__(self, policy: RetryPolicy, rate: Rate | None = None) -> None:
+    With ``adaptive`` (``--concurrency auto``) a 429 never closes the gate: it cuts the adaptive
+    limit instead (:mod:`pipeline.limiter`), so the other rows in flight go on while the limit
+    shrinks, and the row that met it waits for its own ``Retry-After``.
+    """
+
+    def __init__(
+        self, policy: RetryPolicy, rate: Rate | None = None, *, adaptive: bool = False
+    ) -> None:
         self.gate = BackoffGate(base=policy.backoff_base, cap=policy.backoff_cap)
         self.limiter = SlidingWindowLimiter(rate) if rate else None
+        self.adaptive = adaptive
 
     @property
     def free(self) -> bool:
@@ -110,8 +118,8 @@ class Pacing:
             await self.limiter.acquire()
 
     def on_error(self, error: UploadError) -> None:
-        """A request failed: a 429 closes the gate for everyone."""
-        if isinstance(error, RateLimitedError):
+        """A request failed: a 429 closes the gate for everyone (unless the limit adapts)."""
+        if isinstance(error, RateLimitedError) and not self.adaptive:
             self.gate.on_rate_limited(error.retry_after)
 
     def on_success(self) -> None:

@@ -3,7 +3,8 @@
 The periodic line is a log record (``ferry: 1200/3000 rows, ...`` as text; with JSON logs it
 carries ``done``, ``total``, ``ok``, ``failed`` and ``rows_per_second``). The steps before and
 after the rows, planning and the final write of the table, have a line of their own
-(:class:`StepProgress`), so that a long one is never silent.
+(:class:`StepProgress`), so that a long one is never silent. With ``--concurrency auto`` the
+line, the bar and the JSON fields also show the limit in force (``concurrency``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline.logs import fields
@@ -27,6 +29,7 @@ class Progress:
     """Counts finished rows and shows them; ``start()``/``close()`` bracket the run.
 
     ``stream`` is where the bar draws (stderr by default); the periodic line is logged.
+    ``concurrency``, when given, reads the limit in force (an adaptive one) to show it.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class Progress:
         bar: bool,
         log_every: float = 5.0,
         stream: TextIO | None = None,
+        concurrency: Callable[[], int] | None = None,
     ) -> None:
         self.total = total
         self.ok = 0
@@ -46,6 +50,7 @@ class Progress:
         self._bar: tqdm[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._started = time.monotonic()
+        self._concurrency = concurrency
 
     @property
     def done(self) -> int:
@@ -73,30 +78,44 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
             if self.done % 50 == 0 or self.done == self.total:
-                self._bar.set_postfix(ok=self.ok, failed=self.failed, refresh=False)
+                self._bar.set_postfix(self._postfix(), refresh=False)
+
+    def _postfix(self) -> dict[str, int]:
+        """What the bar shows after its counts."""
+        shown = {"ok": self.ok, "failed": self.failed}
+        if self._concurrency is not None:
+            shown["concurrency"] = self._concurrency()
+        return shown
 
     def rows_per_second(self) -> float:
         """Finished rows per second since :meth:`start`."""
         return self.done / max(time.monotonic() - self._started, 1e-9)
 
     def line(self, rows_per_second: float | None = None) -> str:
-        """``1200/3000 rows, ok 1190, failed 10, 240.0 rows/s``."""
+        """``1200/3000 rows, ok 1190, failed 10, 240.0 rows/s`` (``, concurrency 24`` with
+        ``--concurrency auto``)."""
         rate = self.rows_per_second() if rows_per_second is None else rows_per_second
-        return (
+        line = (
             f"ferry: {self.done}/{self.total} rows, ok {self.ok}, failed {self.failed}, "
             f"{rate:.1f} rows/s"
         )
+        if self._concurrency is not None:
+            line += f", concurrency {self._concurrency()}"
+        return line
 
     def event(self, rows_per_second: float | None = None) -> dict[str, Any]:
         """The fields of the progress line, for JSON logs."""
         rate = self.rows_per_second() if rows_per_second is None else rows_per_second
-        return {
+        event: dict[str, Any] = {
             "done": self.done,
             "total": self.total,
             "ok": self.ok,
             "failed": self.failed,
             "rows_per_second": round(rate, 2),
         }
+        if self._concurrency is not None:
+            event["concurrency"] = self._concurrency()
+        return event
 
     async def _tick(self) -> None:
         while True:
@@ -112,7 +131,7 @@ class Progress:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
         if self._bar is not None:
-            self._bar.set_postfix(ok=self.ok, failed=self.failed)
+            self._bar.set_postfix(self._postfix())
             self._bar.close()
 
 

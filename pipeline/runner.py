@@ -19,9 +19,16 @@ import pyarrow.parquet as pq
 
 from pipeline.checksums import has_hash
 from pipeline.client import ApiClient
-from pipeline.engine import StopSignal, fan_out, interrupt_on_signals, run_event_loop
+from pipeline.engine import (
+    LimitedSlots,
+    StopSignal,
+    fan_out,
+    interrupt_on_signals,
+    run_event_loop,
+)
 from pipeline.errors import FatalApiError, InternalError, TableWriteError
 from pipeline.fdlimit import fit_concurrency
+from pipeline.limiter import AdaptiveLimit
 from pipeline.logs import fields
 from pipeline.manifest import open_manifest
 from pipeline.metrics import record_run
@@ -36,7 +43,7 @@ from pipeline.store import ResultStore, RunRecorder, RunSpace
 from pipeline.stores.needs import StoreNeeds
 from pipeline.stores.registry import Stores
 from pipeline.stores.signing import Signer
-from pipeline.summary import RunSummary
+from pipeline.summary import ConcurrencyFigures, RunSummary
 from pipeline.transfers import Transfers
 from pipeline.transport import make_session
 from pipeline.worker import RowUploader
@@ -190,6 +197,10 @@ class _Run:
         self.recorder = recorder
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
         self.signal = StopSignal()
+        #: ``--concurrency auto``: the adaptive limit and the slots it bounds.
+        self.slots = (
+            LimitedSlots(AdaptiveLimit(settings.concurrency)) if settings.adaptive else None
+        )
         self.write_error: TableWriteError | None = None
         #: An unexpected error of the checkpoint task: it stopped the run and is raised at the end.
         self.crash: BaseException | None = None
@@ -200,6 +211,22 @@ class _Run:
             bar=settings.progress,
             log_every=settings.log_every_seconds,
             stream=out,
+            concurrency=self._concurrency if settings.adaptive else None,
+        )
+
+    def _concurrency(self) -> int:
+        """The limit in force."""
+        return self.slots.limit.limit if self.slots is not None else self.settings.concurrency
+
+    def _note_concurrency(self) -> None:
+        """Put the limit's figures so far into the summary (for the metrics file and the end)."""
+        if self.slots is None:
+            n = self.settings.concurrency
+            self.summary.concurrency = ConcurrencyFigures(n, n, n)
+            return
+        limit = self.slots.limit
+        self.summary.concurrency = ConcurrencyFigures(
+            limit.limit, limit.lowest, limit.highest, adaptive=True
         )
 
     async def execute(self) -> RunSummary:
@@ -213,6 +240,7 @@ class _Run:
                 await self._fan_out()
         finally:
             self.summary.interrupted = self.signal.interrupted
+            self._note_concurrency()
             await self.progress.close()
             self._finish()
             self.summary.elapsed_seconds = time.monotonic() - self.started
@@ -226,9 +254,7 @@ class _Run:
 
     async def _fan_out(self) -> None:
         settings = self.settings
-        async with make_session(
-            concurrency=settings.concurrency, timeout=settings.timeout
-        ) as session:
+        async with make_session(timeout=settings.timeout) as session:
             client = ApiClient(
                 session,
                 base_url=settings.base_url,
@@ -245,8 +271,9 @@ class _Run:
                 ),
                 run_id=self.summary.run_id,
                 retry=policy,
-                pacing=Pacing(policy, settings.rate),
+                pacing=Pacing(policy, settings.rate, adaptive=settings.adaptive),
                 signal=self.signal,
+                slots=self.slots,
             )
 
             async def work(job: PlannedRow) -> None:
@@ -271,6 +298,7 @@ class _Run:
                     concurrency=settings.concurrency,
                     signal=self.signal,
                     grace_seconds=INTERRUPT_GRACE_SECONDS,
+                    slots=self.slots,
                 )
             finally:
                 checkpoints.cancel()
@@ -351,6 +379,7 @@ class _Run:
         due = now - self._table_figures_at >= self.settings.checkpoint_seconds / 2
         if due:
             self._table_figures_at = now
+        self._note_concurrency()
         record_run(self.settings.metrics_file, self.summary, final=False, table_due=due)
 
     def _finish(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.errors import UsageError
+from pipeline.limiter import DEFAULT_MAXIMUM
 from pipeline.manifest.options import DEFAULT_UPLOAD_PATH as DEFAULT_UPLOAD_PATH
 from pipeline.manifest.options import (
     STDIN,
@@ -31,6 +32,8 @@ VIA_CHOICES: tuple[Via, ...] = ("url", "relay", "auto")
 DEFAULT_BASE_URL = "https://kieai.redpandaai.co"
 DEFAULT_ACCOUNT_URL = "https://api.kie.ai"
 DEFAULT_CONCURRENCY = 16
+#: ``ferry run --concurrency``'s default, as the option reads it (a number or ``auto``).
+DEFAULT_RUN_CONCURRENCY = str(DEFAULT_CONCURRENCY)
 DEFAULT_RETRIES = 4
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_RETENTION = API_RETENTION_SECONDS
@@ -77,6 +80,30 @@ def default_results_path(manifest: Path | str) -> Path:
     return path.with_name(f"{stem}.results.parquet")
 
 
+AUTO = "auto"
+#: ``--concurrency auto``'s bound when none is given.
+DEFAULT_AUTO_MAXIMUM = DEFAULT_MAXIMUM
+
+
+def parse_concurrency(text: str) -> tuple[int, bool]:
+    """``--concurrency``: ``N`` (a fixed limit) or ``auto`` / ``auto:MAX`` (a limit that adapts,
+    at most MAX, by default :data:`DEFAULT_AUTO_MAXIMUM`); returns (N or MAX, adaptive)."""
+    value = text.strip().lower()
+    if value == AUTO:
+        return DEFAULT_AUTO_MAXIMUM, True
+    adaptive = value.startswith(f"{AUTO}:")
+    number = value.removeprefix(f"{AUTO}:")
+    try:
+        bound = int(number)
+    except ValueError:
+        raise UsageError(
+            f"--concurrency: '{text}' is not a number, auto or auto:MAX (such as 16, auto:64)"
+        ) from None
+    if not 1 <= bound <= MAX_CONCURRENCY:
+        raise UsageError(f"--concurrency: {bound} is not between 1 and {MAX_CONCURRENCY}")
+    return bound, adaptive
+
+
 @dataclass(frozen=True)
 class Shard:
     """Shard ``index`` (1-based) of ``count``."""
@@ -110,7 +137,10 @@ class RunSettings:
     base_url: str
     api_key: str = field(repr=False, default="")
     upload_path: str = DEFAULT_UPLOAD_PATH
+    #: Requests in flight at most: fixed, or with ``adaptive`` the bound of the adaptive limit.
     concurrency: int = DEFAULT_CONCURRENCY
+    #: ``--concurrency auto[:MAX]``: the limit adapts to the API (:mod:`pipeline.limiter`).
+    adaptive: bool = False
     rate: Rate | None = None
     retries: int = DEFAULT_RETRIES
     timeout: float = DEFAULT_TIMEOUT

@@ -14,6 +14,21 @@ from pipeline.units import Rate
 PLAN_CATEGORIES = ("new", "retry", "refresh", "skip")
 
 
+@dataclass(frozen=True)
+class ConcurrencyFigures:
+    """The limit on requests in flight: in force at the end (or now), the least and the most it
+    was; ``adaptive`` for ``--concurrency auto`` (a fixed N is all three)."""
+
+    final: int
+    lowest: int
+    highest: int
+    adaptive: bool = False
+
+    def to_json(self) -> dict[str, int]:
+        """``{"final", "min", "max"}``, the ``concurrency`` of ``--json``."""
+        return {"final": self.final, "min": self.lowest, "max": self.highest}
+
+
 @dataclass
 class RunSummary:
     """What one run did; ``exit_code`` follows the contract."""
@@ -38,6 +53,8 @@ class RunSummary:
     unsent_headers: int = 0
     #: Wall-clock start (epoch seconds): metrics written mid-run report the duration so far.
     started_at: float = field(default_factory=time.time)
+    #: The limit on requests in flight (None when no request was planned: a dry run).
+    concurrency: ConcurrencyFigures | None = None
 
     @property
     def skipped(self) -> int:
@@ -90,6 +107,7 @@ class RunSummary:
             "interrupted": self.interrupted,
             "unchecked_hashes": self.unchecked_hashes,
             "exit_code": int(self.exit_code),
+            **({"concurrency": self.concurrency.to_json()} if self.concurrency else {}),
         }
 
     def text(self) -> str:
@@ -114,6 +132,12 @@ class RunSummary:
             lines.append(
                 f"ferry: header= lines of {_rows(self.unsent_headers)} not sent: URL uploads "
                 "cannot send them; use --via relay (or auto) for sources that need them"
+            )
+        figures = self.concurrency
+        if figures is not None and figures.adaptive:
+            lines.append(
+                f"ferry: concurrency auto: {figures.final} at the end, "
+                f"{figures.lowest} to {figures.highest} during the run"
             )
         if self.aborted:
             lines.append(f"ferry: aborted: {self.aborted_message}")

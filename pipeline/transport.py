@@ -18,9 +18,16 @@ from pipeline.version import __version__
 USER_AGENT = f"ferry/{__version__}"
 
 
-def make_session(*, concurrency: int, timeout: float) -> aiohttp.ClientSession:
-    """The one session of a run: a connection pool as large as the concurrency, keep-alive on."""
-    connector = aiohttp.TCPConnector(limit=max(concurrency, 1), limit_per_host=0, ttl_dns_cache=300)
+def make_session(*, timeout: float) -> aiohttp.ClientSession:
+    """The one session of a run, keep-alive on, with no limit on its connection pool.
+
+    ferry's own fan-out (a fixed ``--concurrency`` or the adaptive limit) is the one bound on
+    requests in flight. A pool sized to it would deadlock relays: a relayed row holds its
+    source's connection while it waits for one to the API, so N such rows in a pool of N wait
+    for each other until ``--timeout``; and a pool sized at start would cap an adaptive limit.
+    Each row holds at most two connections, so the pool stays within twice the bound.
+    """
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300)
     return aiohttp.ClientSession(
         connector=connector,
         timeout=session_timeout(timeout),

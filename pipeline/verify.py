@@ -244,7 +244,7 @@ async def _check_all(
     progress = Progress(
         candidates.height, bar=settings.progress, log_every=settings.log_every_seconds, stream=out
     )
-    async with make_session(concurrency=settings.concurrency, timeout=settings.timeout) as session:
+    async with make_session(timeout=settings.timeout) as session:
 
         async def work(
             row: tuple[str, str, int | None, int | None, str | None, str | None],

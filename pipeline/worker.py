@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from pipeline.client import ApiClient
-from pipeline.engine import StopSignal
-from pipeline.errors import FatalApiError, InvalidRowError, UploadError
+from pipeline.engine import LimitedSlots, StopSignal
+from pipeline.errors import (
+    FatalApiError,
+    InvalidRowError,
+    NetworkError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ServerError,
+    UploadError,
+)
 from pipeline.pacing import Pacing
 from pipeline.retry import RetryPolicy
 from pipeline.rows import PlannedRow, ResultRow, result_row
 from pipeline.transfers import Transfers
+
+#: Answers that say the API is overloaded: with ``--concurrency auto`` they cut the limit.
+OVERLOADED = (RateLimitedError, ServerError, RequestTimeoutError, NetworkError)
 
 
 @dataclass
@@ -28,6 +40,9 @@ class RowUploader:
     retry: RetryPolicy
     pacing: Pacing
     signal: StopSignal
+    #: ``--concurrency auto``: every API answer (its latency, and whether it says the API is
+    #: overloaded) is reported here; failures that say nothing about the API are not.
+    slots: LimitedSlots | None = None
 
     async def __call__(self, job: PlannedRow) -> ResultRow:
         """Upload ``job``; the result row records the attempts made."""
@@ -40,24 +55,36 @@ class RowUploader:
             if not self.pacing.free:
                 await self.pacing.ready()
             attempts += 1
+            sent = time.monotonic() if self.slots is not None else 0.0
             try:
                 uploaded = await self.transfers.send(self.client, job, method)
             except FatalApiError:
                 self.signal.stop()
                 raise
             except UploadError as exc:
+                if self.slots is not None and isinstance(exc, OVERLOADED):
+                    self.slots.on_sample(time.monotonic() - sent, dropped=True)
                 if self.transfers.falls_back(job, exc, method):
                     method = self.transfers.method_for(job, relaying=True)
                     continue
                 self.pacing.on_error(exc)
                 if self.retry.should_retry(exc, attempts) and not self.signal.is_set:
-                    await asyncio.sleep(self.retry.delay(exc, attempts))
+                    await self._back_off(self.retry.delay(exc, attempts))
                     if not self.signal.is_set:
                         continue
                 return result_row(
                     job, method=method, run_id=self.run_id, attempts=attempts, error=exc
                 )
+            if self.slots is not None:
+                self.slots.on_sample(time.monotonic() - sent, dropped=False)
             self.pacing.on_success()
             return result_row(
                 job, method=method, run_id=self.run_id, attempts=attempts, uploaded=uploaded
             )
+
+    async def _back_off(self, seconds: float) -> None:
+        """Wait before a retry; with an adaptive limit the row's slot serves others meanwhile."""
+        if self.slots is None:
+            await asyncio.sleep(seconds)
+        else:
+            await self.slots.pause(seconds)

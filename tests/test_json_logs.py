@@ -57,13 +57,16 @@ def test_run_summary_is_one_json_line_with_the_json_keys(
     assert API_KEY not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("adaptive", [False, True], ids=["fixed", "auto"])
 def test_progress_lines_carry_the_counts(
     start_api: Callable[..., BackgroundServer],
     sources: BackgroundServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    adaptive: bool,
 ) -> None:
-    """Without a terminal the periodic line comes on a timer: a slow API shows several."""
+    """Without a terminal the periodic line comes on a timer: a slow API shows several. With
+    ``--concurrency auto`` it also carries the limit in force."""
     api = start_api(latency_ms=150)
     manifest = write_manifest(tmp_path / "m.csv", url_rows(sources.base_url, 4))
     settings = RunSettings(
@@ -72,6 +75,7 @@ def test_progress_lines_carry_the_counts(
         base_url=api.base_url,
         api_key=API_KEY,
         concurrency=1,
+        adaptive=adaptive,
         log_every_seconds=0.1,
     )
     logs.configure("json")
@@ -81,13 +85,20 @@ def test_progress_lines_carry_the_counts(
         logs.reset()
     assert summary.ok == 4
     progress = [e for e in events(capsys.readouterr().err) if "rows_per_second" in e]
+    progress = [e for e in progress if "results" not in e]  # not the summary
     assert len(progress) >= 2
     for event in progress:
         assert event["total"] == 4 and event["done"] == event["ok"] + event["failed"]
-        assert event["msg"] == (
+        line = (
             f"ferry: {event['done']}/4 rows, ok {event['ok']}, failed {event['failed']}, "
             f"{event['rows_per_second']:.1f} rows/s"
         )
+        if adaptive:
+            assert event["concurrency"] == 1  # auto:1
+            line += ", concurrency 1"
+        else:
+            assert "concurrency" not in event
+        assert event["msg"] == line
     assert progress[-1]["done"] > progress[0]["done"]
 
 

@@ -30,6 +30,7 @@ CONTRACT = {
     "ferry_run_rows",
     "ferry_run_errors",
     "ferry_run_duration_seconds",
+    "ferry_run_concurrency",
     "ferry_run_last_finish_timestamp_seconds",
     "ferry_run_exit_code",
     "ferry_table_rows",
@@ -81,6 +82,7 @@ def test_run_writes_every_contract_metric(
     assert value(samples, "ferry_run_exit_code") == 1
     assert before <= value(samples, "ferry_run_last_finish_timestamp_seconds") <= time.time()
     assert 0 < value(samples, "ferry_run_duration_seconds") < 60
+    assert value(samples, "ferry_run_concurrency") == 16  # the default, fixed
     assert value(samples, "ferry_table_rows", status="ok") == 5
     assert value(samples, "ferry_table_rows", status="failed") == 1
     assert value(samples, "ferry_table_expired_rows") == 0

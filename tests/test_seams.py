@@ -55,7 +55,7 @@ def free_port() -> int:
 
 
 async def test_a_refused_connection_becomes_a_network_error_raised_from_aiohttps() -> None:
-    async with make_session(concurrency=1, timeout=5) as session:
+    async with make_session(timeout=5) as session:
         with pytest.raises(NetworkError) as caught, transport_errors():
             async with session.get(f"http://127.0.0.1:{free_port()}/x"):
                 pass
@@ -88,7 +88,7 @@ async def slow_server() -> AsyncIterator[str]:
 async def test_a_timeout_becomes_a_timeout_error_and_ferrys_errors_pass_through(
     slow_server: str,
 ) -> None:
-    async with make_session(concurrency=1, timeout=0.2) as session:
+    async with make_session(timeout=0.2) as session:
         with pytest.raises(RequestTimeoutError, match="request timed out"), transport_errors():
             async with session.get(f"{slow_server}/slow") as resp:
                 await resp.read()
@@ -109,7 +109,7 @@ def test_source_kinds() -> None:
 
 
 async def test_a_missing_local_file_is_a_source_error_naming_it(tmp_path: Path) -> None:
-    async with make_session(concurrency=1, timeout=5) as session:
+    async with make_session(timeout=5) as session:
         sources = Sources(session, tmp_path)
         with pytest.raises(SourceError, match=r"absent\.txt"):
             async with sources.open("absent.txt", None):
