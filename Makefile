@@ -32,7 +32,7 @@ tools:
 	bash scripts/ensure-tools
 
 
-# Azurite (Azure Blob Storage on loopback, for tests/test_stores_azure.py), pinned, from npm,
+# Azurite (Azure Blob Storage on loopback, for tests/buckets/), pinned, from npm,
 # into a git-ignored folder.
 AZURITE_VERSION := 3.37.0
 AZURITE := .tools/azurite-$(AZURITE_VERSION)/node_modules/.bin/azurite-blob

@@ -11,7 +11,8 @@ Kinds:
   checked and kept in a list. asyncio's default event loop, unless ``--uvloop``.
 * ``requests``: the spec's batch example (``FileUploadAPI.upload_from_url`` in a ``for`` loop):
   one ``requests.post`` per URL, sequential, a new connection each time.
-* ``ferry``: ``pipeline.runner.run`` in this process, to time and cost the run itself without
+* ``ferry``: ``pipeline.commands.runner.run`` in this process, to time and cost the run itself
+without
   the interpreter's start-up (the benchmarks time the ``ferry run`` CLI separately).
 
 The ``xargs -P C curl`` baseline is a shell pipeline: see :func:`curl_command`.
@@ -89,9 +90,9 @@ def requests_loop(urls: list[str], api: str, key: str) -> int:
 def ferry_in_process(
     manifest: Path, results: Path, api: str, key: str, concurrency: int
 ) -> tuple[int, int]:
-    """``pipeline.runner.run`` on ``manifest``: (rows finished, rows ok)."""
-    from pipeline.runner import run
-    from pipeline.settings import RunSettings
+    """``pipeline.commands.runner.run`` on ``manifest``: (rows finished, rows ok)."""
+    from pipeline.commands.runner import run
+    from pipeline.core.settings import RunSettings
 
     summary = run(
         RunSettings(
@@ -153,7 +154,12 @@ def _preload(kind: str) -> None:
     modules = {
         "bare": ["aiohttp", "uvloop"],
         "requests": ["requests"],
-        "ferry": ["pipeline.runner", "pipeline.settings", "uvloop", "pyarrow.compute"],
+        "ferry": [
+            "pipeline.commands.runner",
+            "pipeline.core.settings",
+            "uvloop",
+            "pyarrow.compute",
+        ],
     }
     for name in modules[kind]:
         importlib.import_module(name)

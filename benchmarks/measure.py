@@ -138,7 +138,7 @@ def python_client(
     names = {
         "bare": "bare aiohttp + semaphore" + (" (uvloop)" if uvloop else ""),
         "requests": "sequential requests (spec example)",
-        "ferry": "ferry, pipeline.runner.run in-process",
+        "ferry": "ferry, pipeline.commands.runner.run in-process",
     }
     _checked(child, names[kind], int(figures["rows"]), int(figures["ok"]))
     _fresh_results(results)

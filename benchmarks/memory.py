@@ -173,8 +173,8 @@ def write_plan_inputs(work: Path, rows: int) -> tuple[Path, Path]:
     """A ``rows``-row Parquet manifest and a ``rows``-row result table for it (see above)."""
     import polars as pl
 
+    from pipeline.core.schema import RESULT_POLARS_SCHEMA
     from pipeline.manifest import read_manifest
-    from pipeline.schema import RESULT_POLARS_SCHEMA
     from pipeline.store.table import write_results
 
     work.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ With the API answering at once, the client's own work per row is what limits it.
 at ``C`` = 64 are run by:
 
 * ``ferry run`` (the CLI, a child process): rows/s inside the run and end to end;
-* ``pipeline.runner.run`` in a child process, timed around the call: CPU seconds per 1,000 rows
+* ``pipeline.commands.runner.run`` in a child process, timed around the call: CPU seconds per 1,000
+rows
   of the run itself (manifest read, plan, fan-out, journal and the final table write included);
 * the bare aiohttp + semaphore loop on asyncio's default event loop, and on uvloop.
 

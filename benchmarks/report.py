@@ -257,7 +257,7 @@ def overhead_section(figures: dict[str, Any]) -> list[str]:
     ]
     names = {
         "ferry": "`ferry run` (CLI)",
-        "ferry_inproc": "ferry, `pipeline.runner.run` in-process",
+        "ferry_inproc": "ferry, `pipeline.commands.runner.run` in-process",
         "bare": "bare aiohttp + semaphore (asyncio)",
         "bare_uvloop": "bare aiohttp + semaphore (uvloop)",
     }

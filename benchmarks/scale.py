@@ -249,7 +249,7 @@ def _table_rows(keys: Any, *, states: bool) -> Any:
     ``states``, 70 % ok and current, 10 % ok but expired, 20 % failed."""
     import polars as pl
 
-    from pipeline.schema import RESULT_POLARS_SCHEMA
+    from pipeline.core.schema import RESULT_POLARS_SCHEMA
 
     now = datetime.now(UTC)
     micros = pl.Datetime("us", "UTC")

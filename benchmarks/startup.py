@@ -135,7 +135,7 @@ def section(figures: dict[str, Any]) -> list[str]:
         f"{figures['repeats']} rounds alternating with `python -c pass`; medians. Peak RSS is "
         "the process's own `VmHWM` at exit (the kernel's `ru_maxrss` of a child has the "
         "benchmark process's RSS as a floor). `ferry --version` and `ferry COMMAND --help` "
-        "import neither polars, pyarrow nor aiohttp (`tests/test_startup.py` checks it); "
+        "import neither polars, pyarrow nor aiohttp (`tests/project/test_startup.py` checks it); "
         "`ferry status` imports polars to read the table.",
         "",
     ]

@@ -1,7 +1,7 @@
 """Benchmark: object stores. Signing rate, and listing a large prefix as a manifest.
 
 * **Signing**: URLs signed per second, one at a time as ferry signs them (right before each
-  upload call), by ferry's :class:`~pipeline.stores.signing.Signer`: S3 (obstore, SigV4 HMAC),
+  upload call), by ferry's :class:`~pipeline.buckets.signing.Signer`: S3 (obstore, SigV4 HMAC),
   GCS (obstore, V4 with an RSA-2048 key), Azure (the Azure SDK's SAS); beside boto3's
   ``generate_presigned_url`` for the same S3 objects in the same run. Goal: S3 at least
   20,000 URLs/s on this 2-core machine. No network: signing is local.
@@ -62,11 +62,11 @@ if mode != "csv":
         obstore.put(memory, key, b"x")
 from pipeline.manifest import open_manifest
 from pipeline.manifest.options import ManifestOptions
-from pipeline.plan import ManifestNames, PlanOptions, make_plan
+from pipeline.plan.planner import ManifestNames, PlanOptions, make_plan
 from pipeline.store import ResultStore
-from pipeline.stores.environment import StoreEnvironment
-from pipeline.stores.registry import Stores
-from pipeline.stores.uris import parse_store_uri
+from pipeline.buckets.environment import StoreEnvironment
+from pipeline.buckets.registry import Stores
+from pipeline.buckets.uris import parse_store_uri
 started, planned = time.perf_counter(), 0
 folder = pathlib.Path(tempfile.mkdtemp())
 if mode == "list":
@@ -117,10 +117,10 @@ def _signing(count: int) -> dict[str, Any]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from pipeline.stores.environment import StoreEnvironment
-    from pipeline.stores.registry import Stores
-    from pipeline.stores.signing import Signer
-    from pipeline.stores.uris import parse_store_uri
+    from pipeline.buckets.environment import StoreEnvironment
+    from pipeline.buckets.registry import Stores
+    from pipeline.buckets.signing import Signer
+    from pipeline.buckets.uris import parse_store_uri
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(

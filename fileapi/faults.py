@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from fileapi.responses import ApiError
-from pipeline.units import Rate
+from pipeline.core.units import Rate
 
 UPLOAD_PATHS = frozenset(
     {"/api/file-url-upload", "/api/file-stream-upload", "/api/file-base64-upload"}

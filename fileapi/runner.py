@@ -16,7 +16,7 @@ from aiohttp import web
 from fileapi.app import make_app
 from fileapi.protocol import ApiAppRunner
 from fileapi.settings import ServerSettings
-from pipeline.logs import JsonFormatter, fields
+from pipeline.core.logs import JsonFormatter, fields
 
 SHUTDOWN_GRACE_SECONDS = 5.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

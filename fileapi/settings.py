@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline.units import API_RETENTION_SECONDS, Rate
+from pipeline.core.units import API_RETENTION_SECONDS, Rate
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

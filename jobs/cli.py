@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from pipeline import logs
+from pipeline.core import logs
 from pipeline.version import __version__
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 import click
 
-from pipeline import logs
-from pipeline.errors import ExitCode, MissingKeyError, PipelineError, UsageError
-from pipeline.settings import (
+from pipeline.core import logs
+from pipeline.core.errors import ExitCode, MissingKeyError, PipelineError, UsageError
+from pipeline.core.settings import (
     DEFAULT_AUTO_MAXIMUM,
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
@@ -23,7 +23,7 @@ from pipeline.settings import (
     MAX_CONCURRENCY,
     parse_concurrency,
 )
-from pipeline.units import Rate, parse_duration, parse_rate
+from pipeline.core.units import Rate, parse_duration, parse_rate
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)

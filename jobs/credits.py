@@ -14,7 +14,7 @@ from jobs.common import (
     log_format_option,
     reports_errors,
 )
-from pipeline.settings import DEFAULT_ACCOUNT_URL
+from pipeline.core.settings import DEFAULT_ACCOUNT_URL
 
 
 @click.command(name="credits")
@@ -33,7 +33,7 @@ from pipeline.settings import DEFAULT_ACCOUNT_URL
 @reports_errors
 def credits(account_url: str, as_json: bool, api_key_file: Path | None, debug: bool) -> None:
     """Print the remaining credits of the API key (exit 3 when the key is refused)."""
-    from pipeline.account import remaining_credits
+    from pipeline.upload.account import remaining_credits
 
     count = remaining_credits(account_url=account_url, api_key=api_key(api_key_file))
     click.echo(json.dumps({"credits": count}) if as_json else str(count))

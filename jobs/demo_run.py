@@ -22,12 +22,12 @@ import polars as pl
 
 from fileapi import BackgroundServer, ServerSettings, make_app
 from fileapi.sources import make_source_app
-from pipeline.errors import ExitCode
-from pipeline.logs import fields
-from pipeline.runner import run
-from pipeline.settings import RunSettings
+from pipeline.commands.runner import run
+from pipeline.core.errors import ExitCode
+from pipeline.core.logs import fields
+from pipeline.core.settings import RunSettings
+from pipeline.core.summary import RunSummary
 from pipeline.store import ResultStore
-from pipeline.summary import RunSummary
 
 #: The two rows of the sample manifest that fail by design.
 PLANNED_FAILURES = {"missing-source": "source_error", "bad-scheme": "invalid_row"}

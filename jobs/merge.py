@@ -37,8 +37,8 @@ def merge(tables: tuple[str, ...], out: Path, as_json: bool, debug: bool) -> Non
 
     Exit codes: 0 merged, 2 an input is missing or unreadable, 4 --out locked by a run.
     """
-    from pipeline.merge import merge_tables
-    from pipeline.status import expand_tables
+    from pipeline.commands.merge import merge_tables
+    from pipeline.commands.status import expand_tables
 
     report = merge_tables(expand_tables(list(tables)), out)
     say(f"ferry: {report.line()}", **report.to_json())

@@ -31,8 +31,8 @@ def report(results: tuple[str, ...], out: Path | None, debug: bool) -> None:
       ferry report photos.results.parquet
       ferry report 'shards/*.results.parquet' --out migration.html
     """
-    from pipeline.report import default_report_path, write_report
-    from pipeline.status import expand_tables
+    from pipeline.commands.report import default_report_path, write_report
+    from pipeline.commands.status import expand_tables
 
     tables = expand_tables(list(results))
     summary = write_report(tables, out or default_report_path(tables[0]))

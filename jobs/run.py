@@ -24,10 +24,10 @@ from jobs.common import (
     reports_errors,
     source_headers,
 )
-from pipeline.errors import LockedError, PipelineError
-from pipeline.logs import fields
-from pipeline.manifest.options import FORMATS, Format, is_remote, parse_column_option
-from pipeline.settings import (
+from pipeline.buckets.environment import read_environment
+from pipeline.core.errors import LockedError, PipelineError
+from pipeline.core.logs import fields
+from pipeline.core.settings import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     DEFAULT_UPLOAD_PATH,
@@ -37,9 +37,9 @@ from pipeline.settings import (
     Shard,
     Via,
 )
-from pipeline.stores.environment import read_environment
-from pipeline.summary import CapacityEstimate, RunSummary
-from pipeline.units import API_RETENTION, Rate
+from pipeline.core.summary import CapacityEstimate, RunSummary
+from pipeline.core.units import API_RETENTION, Rate
+from pipeline.manifest.options import FORMATS, Format, is_remote, parse_column_option
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def run(
     3 fatal API answer (bad key, no credits), 4 table locked by another run, 130 interrupted.
     """
     from pipeline import default_results_path, run_manifest
-    from pipeline.metrics import record_failed_start, record_run
+    from pipeline.core.metrics import record_failed_start, record_run
 
     started_at = time.time()
     source: Path | str = manifest if manifest == "-" or is_remote(manifest) else Path(manifest)

@@ -25,8 +25,8 @@ from fileapi.settings import (
     origin_problem,
 )
 from jobs.common import duration, log_format_option, rate, say
-from pipeline.errors import UsageError
-from pipeline.units import API_RETENTION, Rate, parse_size
+from pipeline.core.errors import UsageError
+from pipeline.core.units import API_RETENTION, Rate, parse_size
 
 KEYS_ENV = "FERRY_SERVER_KEYS"
 DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "ferry-data"
@@ -246,8 +246,8 @@ def serve(
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
     from fileapi.runner import run_server
-    from pipeline.fdlimit import raise_open_files_limit
-    from pipeline.logs import current_format
+    from pipeline.core.fdlimit import raise_open_files_limit
+    from pipeline.core.logs import current_format
 
     raise_open_files_limit()  # a connection is a descriptor: serve as many as the system lets
     say(f"ferry serve: data in {data_dir}", data_dir=str(data_dir))

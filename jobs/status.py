@@ -32,7 +32,7 @@ def status(results: tuple[str, ...], manifest: Path | None, as_json: bool, debug
     Exit 0 whenever the tables could be read (2 when not): status reports, it does not judge.
     """
     from pipeline import default_results_path
-    from pipeline.status import expand_tables, table_status
+    from pipeline.commands.status import expand_tables, table_status
 
     patterns = list(results)
     if manifest is not None:

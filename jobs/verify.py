@@ -17,7 +17,7 @@ from jobs.common import (
     reports_errors,
     say,
 )
-from pipeline.settings import VERIFY_DEFAULT_RETRIES, VERIFY_DEFAULT_TIMEOUT, VerifySettings
+from pipeline.core.settings import VERIFY_DEFAULT_RETRIES, VERIFY_DEFAULT_TIMEOUT, VerifySettings
 
 
 @click.command(name="verify")
@@ -86,8 +86,8 @@ def verify(
     Exit codes: 0 every link alive, 1 some links dead, mismatched or unknown, 2 unreadable table,
     4 table locked by a run, 130 interrupted.
     """
-    from pipeline.metrics import record_table
-    from pipeline.verify import verify as verify_links
+    from pipeline.commands.verify import verify as verify_links
+    from pipeline.core.metrics import record_table
 
     settings = VerifySettings(
         results=results,

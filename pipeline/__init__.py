@@ -1,7 +1,7 @@
 """ferry's library: manifests, the API client, the fan-out engine and the result table.
 
 The public API that ``jobs/`` uses is re-exported here, imported on first use so that light
-users (``fileapi`` needs only :mod:`pipeline.units`) do not pay for polars and aiohttp.
+users (``fileapi`` needs only :mod:`pipeline.core.units`) do not pay for polars and aiohttp.
 """
 
 from __future__ import annotations
@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 from pipeline.version import __version__
 
 _EXPORTS = {
-    "PipelineError": "pipeline.errors",
-    "RunSettings": "pipeline.settings",
-    "Shard": "pipeline.settings",
-    "default_results_path": "pipeline.settings",
-    "run_manifest": "pipeline.runner:run",
+    "PipelineError": "pipeline.core.errors",
+    "RunSettings": "pipeline.core.settings",
+    "Shard": "pipeline.core.settings",
+    "default_results_path": "pipeline.core.settings",
+    "run_manifest": "pipeline.commands.runner:run",
 }
 
 if TYPE_CHECKING:
-    from pipeline.errors import PipelineError
-    from pipeline.runner import run as run_manifest
-    from pipeline.settings import RunSettings, Shard, default_results_path
+    from pipeline.commands.runner import run as run_manifest
+    from pipeline.core.errors import PipelineError
+    from pipeline.core.settings import RunSettings, Shard, default_results_path
 
 __all__ = [
     "PipelineError",

@@ -21,7 +21,7 @@ different rows, or two valid rows sending different sources to one explicit targ
 manifest.
 
 Two kinds of problem: a bad row fails alone (its ``_invalid`` says why it cannot be sent);
-a bad manifest raises :class:`~pipeline.errors.ManifestError`, one line naming the file and,
+a bad manifest raises :class:`~pipeline.core.errors.ManifestError`, one line naming the file and,
 where it applies, row and column. No exception of polars, pyarrow or the OS escapes.
 
 Where things live: ``options`` (what can be asked), ``inputs`` and ``sniff`` (where the bytes

@@ -22,7 +22,7 @@ from typing import Final
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.columns import HEADERS, ROW
 from pipeline.manifest.textio import Block
 

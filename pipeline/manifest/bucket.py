@@ -2,7 +2,7 @@
 
 :func:`bucket_frames` is what :func:`pipeline.manifest.open_manifest` asks first; it answers
 None for anything else (a file, standard input, a remote CSV, ...). The rows come from
-:mod:`pipeline.stores` (listing, inventory), already normalised: their extra columns are
+:mod:`pipeline.buckets` (listing, inventory), already normalised: their extra columns are
 :data:`LISTING_COLUMNS` (``size``, ``md5``).
 """
 
@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 
 import polars as pl
 
+from pipeline.buckets.inventory import is_inventory, read_inventory
+from pipeline.buckets.listing import LISTING_COLUMNS as LISTING_COLUMNS
+from pipeline.buckets.listing import list_objects
+from pipeline.buckets.registry import Stores
+from pipeline.buckets.uris import parse_store_uri
 from pipeline.manifest.options import ManifestOptions
-from pipeline.stores.inventory import is_inventory, read_inventory
-from pipeline.stores.listing import LISTING_COLUMNS as LISTING_COLUMNS
-from pipeline.stores.listing import list_objects
-from pipeline.stores.registry import Stores
-from pipeline.stores.uris import parse_store_uri
 
 #: A listed manifest's normalised frames, ``rows`` at a time.
 Frames = Callable[[int], Iterator[pl.DataFrame]]

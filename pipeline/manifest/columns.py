@@ -2,7 +2,7 @@
 
 A column is matched to a field by its canonical spelling (lower-cased, without ``_``, ``-`` and
 spaces: ``fileUrl``, ``file_url`` and ``FILE URL`` agree) against
-:data:`pipeline.schema.MANIFEST_ALIASES`, unless ``--column FIELD=NAME`` names it (matched
+:data:`pipeline.core.schema.MANIFEST_ALIASES`, unless ``--column FIELD=NAME`` names it (matched
 case-insensitively). The integrity columns (``size``, ``md5``, ``sha256``) stay among the
 extra columns, in their place, under those names.
 """
@@ -15,11 +15,11 @@ from typing import Final
 
 import polars as pl
 
-from pipeline.errors import ManifestError, UsageError
+from pipeline.core.errors import ManifestError, UsageError
+from pipeline.core.schema import MANIFEST_ALIASES, OUTPUT_ONLY_COLUMNS
 from pipeline.manifest.csvquotes import QUOTED
 from pipeline.manifest.messages import dtype_name, quote, show
 from pipeline.manifest.options import INTEGRITY_FIELDS
-from pipeline.schema import MANIFEST_ALIASES, OUTPUT_ONLY_COLUMNS
 
 #: A column of every raw frame: the 1-based data row. Reserved, like the frame's own columns.
 ROW: Final = "__ferry_row__"

@@ -20,7 +20,7 @@ from typing import Final
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.columns import ROW, check_names
 from pipeline.manifest.csvdiag import find_short_row, locate_csv_problem
 from pipeline.manifest.csvquotes import QUOTED, quoted_spaces

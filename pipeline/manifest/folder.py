@@ -10,7 +10,7 @@ directories are then made rows together, in one pass of polars. Rows come in the
 of their paths (a directory's files and subfolders interleaved by name, depth first). Memory
 holds a batch and the names of the directories on the way down, never the tree.
 
-Every name a filesystem holds migrates (:mod:`pipeline.fsnames`): bytes that are not UTF-8 are
+Every name a filesystem holds migrates (:mod:`pipeline.core.fsnames`): bytes that are not UTF-8 are
 ``%XX``-escaped in the identity and the target, and such a file's source is a ``file://`` URL;
 control characters and backslashes, which the API refuses in a target, are escaped in the
 target only. A symbolic link to a file is a file; one to a folder is not followed.
@@ -28,8 +28,8 @@ from typing import Final
 
 import polars as pl
 
-from pipeline.errors import ManifestError
-from pipeline.fsnames import decoded, file_url, shown, target_name
+from pipeline.core.errors import ManifestError
+from pipeline.core.fsnames import decoded, file_url, shown, target_name
 from pipeline.manifest.messages import quote
 from pipeline.manifest.ownfiles import is_ferry_folder, own_files
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 BATCH_NAMES: Final = 25_000
 #: From this many names a directory's are sorted by polars.
 SORT_IN_POLARS: Final = 4096
-#: Characters a target cannot hold as they are (see :func:`pipeline.fsnames.target_name`).
+#: Characters a target cannot hold as they are (see :func:`pipeline.core.fsnames.target_name`).
 _NOT_IN_TARGET: Final = r"[\x00-\x1f\x7f-\x9f\\]"
 
 

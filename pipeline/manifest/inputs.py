@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from pipeline.errors import ManifestError
-from pipeline.logs import fields
+from pipeline.core.errors import ManifestError
+from pipeline.core.logs import fields
 from pipeline.manifest.messages import quote
 from pipeline.manifest.options import (
     KNOWN_EXTENSIONS,

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.columns import ROW, check_names
 from pipeline.manifest.inputs import Input
 from pipeline.manifest.messages import first_line

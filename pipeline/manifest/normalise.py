@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.columns import ROW, ColumnMap, check_types
 from pipeline.manifest.csvquotes import QUOTED
 from pipeline.manifest.identity import identities

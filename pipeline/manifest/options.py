@@ -1,6 +1,6 @@
 """How a manifest is to be read: formats, fields, schemes and the :class:`ManifestOptions`.
 
-Light on purpose (no polars): ``pipeline.settings`` and the CLI import it at start-up.
+Light on purpose (no polars): ``pipeline.core.settings`` and the CLI import it at start-up.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
-from pipeline.errors import UsageError
-from pipeline.stores.uris import STORE_SCHEMES
+from pipeline.buckets.uris import STORE_SCHEMES
+from pipeline.core.errors import UsageError
 
 DEFAULT_UPLOAD_PATH: Final = "ferry"
 HTTP_SCHEMES: Final = frozenset({"http", "https"})

@@ -14,8 +14,8 @@ from typing import IO
 import polars as pl
 import pyarrow.parquet as pq
 
-from pipeline.batching import parquet_batches
-from pipeline.errors import ManifestError
+from pipeline.core.batching import parquet_batches
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.columns import ROW, check_names
 from pipeline.manifest.inputs import Input
 from pipeline.manifest.messages import first_line, looks_like_text

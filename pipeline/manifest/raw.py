@@ -4,7 +4,7 @@ A raw batch has the row number column :data:`~pipeline.manifest.columns.ROW` (1-
 and then the file's columns under their own names; blank lines are already dropped (but
 counted). :func:`rechunk` turns the readers' batches, whose size follows the bytes read, into
 batches of a fixed number of rows, fewer where the rows are large
-(:mod:`pipeline.batching`).
+(:mod:`pipeline.core.batching`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipeline.batching import BATCH_BYTES, pieces, size_of
+from pipeline.core.batching import BATCH_BYTES, pieces, size_of
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Remote manifests, read in place as a stream: ``s3://``, ``gs://`` and ``az://`` through the
-object stores' library (:mod:`pipeline.stores`, with its credentials from the providers' usual
+object stores' library (:mod:`pipeline.buckets`, with its credentials from the providers' usual
 environment), ``https://`` (and ``http://``) through the standard library. Failures become
 one-line :class:`ManifestError`.
 """
@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Final
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.messages import first_line
 from pipeline.version import __version__
 
@@ -44,7 +44,7 @@ def open_remote(url: str) -> _Stream:
 
 
 def _open_object(url: str) -> object:
-    from pipeline.stores.reader import open_object_reader
+    from pipeline.buckets.reader import open_object_reader
 
     return open_object_reader(url)
 

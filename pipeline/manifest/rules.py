@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.messages import quote, show
 
 _KEY = ["id", "url", "upload_path", "file_name"]

@@ -2,7 +2,7 @@
 columns, and hands out the rows as normalised batches.
 
 Per-batch problems (a ragged row, an empty id, bytes that are not UTF-8, ...) raise
-:class:`~pipeline.errors.ManifestError` from :meth:`ManifestSource.batches` when their batch is
+:class:`~pipeline.core.errors.ManifestError` from :meth:`ManifestSource.batches` when their batch is
 read; the whole-manifest rules (:mod:`pipeline.manifest.rules`) are the caller's to apply.
 Memory holds about one batch: nothing keeps the rows already handed out.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from pipeline.errors import ManifestError
+from pipeline.core.errors import ManifestError
 from pipeline.manifest.columns import ColumnMap, check_types, map_columns
 from pipeline.manifest.csvfile import read_csv
 from pipeline.manifest.folder import folder_rows
@@ -30,7 +30,7 @@ from pipeline.manifest.tsvfile import read_tsv
 from pipeline.manifest.urllist import read_urls
 
 if TYPE_CHECKING:
-    from pipeline.stores.registry import Stores
+    from pipeline.buckets.registry import Stores
 
 DEFAULT_BATCH_ROWS = 100_000
 
@@ -167,7 +167,7 @@ def open_manifest(
     see :mod:`pipeline.manifest.bucket`): read its header or schema and check its columns.
 
     Raises :class:`ManifestError` for a bad manifest found so far, and
-    :class:`~pipeline.errors.UsageError` for a ``--column`` name the manifest does not have.
+    :class:`~pipeline.core.errors.UsageError` for a ``--column`` name the manifest does not have.
     """
     options = options if options is not None else ManifestOptions()
     if source != STDIN:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import polars as pl
 
-from pipeline.logs import fields
+from pipeline.core.logs import fields
 from pipeline.manifest import aria2
 from pipeline.manifest.columns import ROW
 from pipeline.manifest.inputs import Input

@@ -10,8 +10,8 @@ from typing import Final
 
 import polars as pl
 
+from pipeline.buckets.uris import STORE_SCHEMES
 from pipeline.manifest.options import HTTP_SCHEMES, MAX_URL_CHARS, SOURCE_SCHEMES
-from pipeline.stores.uris import STORE_SCHEMES
 
 _CONTROL: Final = r"[\x00-\x1F\x7F-\x9F]"
 _SCHEME: Final = r"^([A-Za-z][A-Za-z0-9+.\-]*):"

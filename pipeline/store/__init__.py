@@ -10,7 +10,7 @@
   the table as the plan needs it, a place for the plan, and a recorder for the rows it finishes.
 
 Every file beside the table is named in :mod:`pipeline.store.files`; every failed write
-raises :class:`~pipeline.errors.TableWriteError` (:mod:`pipeline.store.writes`).
+raises :class:`~pipeline.core.errors.TableWriteError` (:mod:`pipeline.store.writes`).
 
 Crash safety: a finished row is in the journal before the run moves on; a checkpoint copies
 the journal into checkpoint files (fsync) before emptying it; the table is replaced by an
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import ResultsError
+from pipeline.core.errors import ResultsError
 from pipeline.store.checkpoints import Base
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.leftovers import Leftovers
@@ -86,7 +86,7 @@ class ResultStore:
 
     @contextlib.contextmanager
     def rewrite(self) -> Iterator[Rewrite]:
-        """Hold the table's lock (:class:`~pipeline.errors.LockedError` when a run holds it)
+        """Hold the table's lock (:class:`~pipeline.core.errors.LockedError` when a run holds it)
         and give the table to replace; what a killed run left is folded in first."""
         with table_lock(self.table):
             yield Rewrite(self.table, self._leftovers)

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
+from pipeline.core.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA
 
 _TIMESTAMP_COLUMNS = ("uploaded_at", "expires_at", "finished_at")
 #: Besides the result columns, a line carries the row's place: ``_key`` (where it goes in the

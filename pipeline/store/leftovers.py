@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from pipeline.errors import ResultsError
-from pipeline.schema import RESULT_COLUMNS
+from pipeline.core.errors import ResultsError
+from pipeline.core.schema import RESULT_COLUMNS
 from pipeline.store.checkpoints import Base, Checkpoints, fingerprint
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipeline.errors import LockedError
+from pipeline.core.errors import LockedError
 from pipeline.store.files import TableFiles
 
 

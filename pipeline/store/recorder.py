@@ -1,6 +1,6 @@
 """A run's writes to its table: the journal line per row, checkpoints, and the final write.
 
-Every write that fails raises :class:`~pipeline.errors.TableWriteError` (see
+Every write that fails raises :class:`~pipeline.core.errors.TableWriteError` (see
 :mod:`pipeline.store.writes`); after a failed journal write the recorder is broken: what follows
 in the journal could not be trusted, so it takes no more rows and does not finish the table
 (the rows already written are recovered by the next run).
@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from pipeline.errors import TableWriteError
+from pipeline.core.errors import TableWriteError
 from pipeline.store.checkpoints import Base, Checkpoints
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.files import TableFiles

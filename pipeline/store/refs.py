@@ -10,7 +10,7 @@ run's copy of the manifest (``T.plan/``, found by the row's ``_row``), which liv
 the journal and checkpoints do, a killed run's too.
 
 Where rows are written into the table, :func:`slices` cuts them so that the texts joined back
-stay under :data:`~pipeline.batching.BATCH_BYTES`, and :func:`resolved` joins them back from
+stay under :data:`~pipeline.core.batching.BATCH_BYTES`, and :func:`resolved` joins them back from
 the plan, each checked against its hash. A text that cannot be found (the plan was removed by
 hand) or does not match is left empty, never wrong, and said once.
 """
@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from pipeline.batching import BATCH_BYTES
+from pipeline.core.batching import BATCH_BYTES
 from pipeline.store.chunks import ManifestChunks
 from pipeline.store.journal import REF_COLUMNS
 

@@ -16,9 +16,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.batching import BATCH_BYTES, parquet_batches
-from pipeline.errors import ResultsError
-from pipeline.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
+from pipeline.core.batching import BATCH_BYTES, parquet_batches
+from pipeline.core.errors import ResultsError
+from pipeline.core.schema import RESULT_COLUMNS, RESULT_POLARS_SCHEMA, RESULT_SCHEMA
 from pipeline.store.atomic import commit
 from pipeline.store.files import TABLE_SUFFIXES, temp_beside
 
@@ -201,7 +201,7 @@ def iter_arrow(path: Path, batch_rows: int = READ_BATCH_ROWS) -> Iterator[pa.Tab
     """The table at ``path`` as Arrow batches, as stored (not conformed), in order.
 
     Parquet tables are read batch by batch, ``batch_rows`` at a time or fewer when the rows are
-    large (:mod:`pipeline.batching`); a CSV table is read whole and conformed first.
+    large (:mod:`pipeline.core.batching`); a CSV table is read whole and conformed first.
     """
     if not path.exists():
         return

@@ -1,4 +1,5 @@
-"""One way a failed write beside a table is reported: :class:`~pipeline.errors.TableWriteError`.
+"""One way a failed write beside a table is reported:
+:class:`~pipeline.core.errors.TableWriteError`.
 
 Whatever ferry was writing (the journal, a checkpoint, the plan, the table itself), a full disk
 or a missing permission gives the same one line, naming the file and saying that every row
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.errors import TableWriteError
+from pipeline.core.errors import TableWriteError
 
 
 def write_failure(target: Path, table: Path, exc: BaseException) -> TableWriteError:

@@ -1,8 +1,8 @@
 """A corpus of bad manifests: every whole-manifest error ferry reports, one case each.
 
 Each case builds its file in a directory and names the substring the one-line error must
-contain (besides the file name). ``tests/test_manifest.py`` checks ``read_manifest`` against it;
-CLI tests can run ``ferry run <file>`` on the same cases and expect exit 2::
+contain (besides the file name). ``tests/manifest/test_manifest.py`` checks ``read_manifest``
+against it; CLI tests can run ``ferry run <file>`` on the same cases and expect exit 2::
 
     from tests.helpers.bad_manifests import CASES
 

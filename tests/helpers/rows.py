@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.rows import PlannedRow, result_row
+from pipeline.plan.rows import PlannedRow, result_row
 from pipeline.store.journal import Journal, read_journal
 
 

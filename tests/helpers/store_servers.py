@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 
 from fileapi import BackgroundServer
-from pipeline.stores.environment import VARIABLES
+from pipeline.buckets.environment import VARIABLES
 from tests.helpers import REPO
 
 ROOT = REPO
