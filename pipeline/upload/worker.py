@@ -16,11 +16,11 @@ from pipeline.core.errors import (
     UploadError,
 )
 from pipeline.plan.rows import PlannedRow, ResultRow, result_row
-from pipeline.upload.client import ApiClient
+from pipeline.upload.client import ApiClient, Uploaded
 from pipeline.upload.engine import LimitedSlots, StopSignal
 from pipeline.upload.pacing import Pacing
-from pipeline.upload.retry import RetryPolicy
-from pipeline.upload.transfers import Transfers
+from pipeline.upload.retry import RetryPolicy, tries
+from pipeline.upload.transfers import Method, Transfers
 
 #: Answers that say the API is overloaded: with ``--concurrency auto`` they cut the limit.
 OVERLOADED = (RateLimitedError, ServerError, RequestTimeoutError, NetworkError)
@@ -50,37 +50,29 @@ class RowUploader:
         if job.invalid:
             error = InvalidRowError(job.invalid)
             return result_row(job, method=method, run_id=self.run_id, attempts=0, error=error)
-        attempts = 0
-        while True:
-            if not self.pacing.free:
-                await self.pacing.ready()
-            attempts += 1
-            sent = time.monotonic() if self.slots is not None else 0.0
-            try:
-                uploaded = await self.transfers.send(self.client, job, method)
-            except FatalApiError:
-                self.signal.stop()
-                raise
-            except UploadError as exc:
-                if self.slots is not None and isinstance(exc, OVERLOADED):
-                    self.slots.on_sample(time.monotonic() - sent, dropped=True)
-                if self.transfers.falls_back(job, exc, method):
-                    method = self.transfers.method_for(job, relaying=True)
-                    continue
-                self.pacing.on_error(exc)
-                if self.retry.should_retry(exc, attempts) and not self.signal.is_set:
-                    await self._back_off(self.retry.delay(exc, attempts))
-                    if not self.signal.is_set:
-                        continue
-                return result_row(
-                    job, method=method, run_id=self.run_id, attempts=attempts, error=exc
-                )
-            if self.slots is not None:
-                self.slots.on_sample(time.monotonic() - sent, dropped=False)
-            self.pacing.on_success()
+        row = _Row(self, job, method)
+        outcome, attempts = await tries(
+            self.retry,
+            row.attempt,
+            again_at_once=row.falls_back,
+            failed=row.failed,
+            pause=self._back_off,
+            stopped=self._stopped,
+        )
+        if isinstance(outcome, FatalApiError):
+            self.signal.stop()
+            raise outcome
+        if isinstance(outcome, UploadError):
             return result_row(
-                job, method=method, run_id=self.run_id, attempts=attempts, uploaded=uploaded
+                job, method=row.method, run_id=self.run_id, attempts=attempts, error=outcome
             )
+        self.pacing.on_success()
+        return result_row(
+            job, method=row.method, run_id=self.run_id, attempts=attempts, uploaded=outcome
+        )
+
+    def _stopped(self) -> bool:
+        return self.signal.is_set
 
     async def _back_off(self, seconds: float) -> None:
         """Wait before a retry; with an adaptive limit the row's slot serves others meanwhile."""
@@ -88,3 +80,44 @@ class RowUploader:
             await asyncio.sleep(seconds)
         else:
             await self.slots.pause(seconds)
+
+
+class _Row:
+    """One row's tries: the method in use (``--via auto`` may fall back to relay) and, with an
+    adaptive limit, when the try in flight was sent."""
+
+    __slots__ = ("job", "method", "sent", "uploader")
+
+    def __init__(self, uploader: RowUploader, job: PlannedRow, method: Method) -> None:
+        self.uploader = uploader
+        self.job = job
+        self.method = method
+        self.sent = 0.0
+
+    async def attempt(self) -> Uploaded:
+        """One try: wait for pacing, send, and report its latency to the adaptive limit."""
+        uploader = self.uploader
+        if not uploader.pacing.free:
+            await uploader.pacing.ready()
+        slots = uploader.slots
+        if slots is None:
+            return await uploader.transfers.send(uploader.client, self.job, self.method)
+        self.sent = time.monotonic()
+        uploaded = await uploader.transfers.send(uploader.client, self.job, self.method)
+        slots.on_sample(time.monotonic() - self.sent, dropped=False)
+        return uploaded
+
+    def falls_back(self, error: UploadError) -> bool:
+        """``--via auto``: a URL upload the API could not fetch is tried at once by relay."""
+        transfers = self.uploader.transfers
+        if not transfers.falls_back(self.job, error, self.method):
+            return False
+        self.method = transfers.method_for(self.job, relaying=True)
+        return True
+
+    def failed(self, error: UploadError) -> None:
+        """A failed try: a 429 closes the pacing gate; an overloaded API cuts the adaptive limit."""
+        uploader = self.uploader
+        if uploader.slots is not None and isinstance(error, OVERLOADED):
+            uploader.slots.on_sample(time.monotonic() - self.sent, dropped=True)
+        uploader.pacing.on_error(error)
