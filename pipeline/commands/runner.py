@@ -192,7 +192,6 @@ class _Run:
         #: planning and the final write included.
         self.started = started
         self.plan = plan
-        self.out = out
         self.base_dir = base_dir
         self.recorder = recorder
         self.summary = RunSummary(results=settings.results, run_id=new_run_id(), plan=plan.counts)
@@ -235,7 +234,6 @@ class _Run:
             with interrupt_on_signals(
                 self.signal,
                 notice="ferry: interrupted: finishing in-flight rows, then writing the table",
-                out=self.out,
             ):
                 await self._fan_out()
         finally:

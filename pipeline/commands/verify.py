@@ -265,7 +265,6 @@ async def _check_all(
             with interrupt_on_signals(
                 stop,
                 notice="ferry: interrupted: finishing in-flight checks, then writing the table",
-                out=out,
             ):
                 await fan_out(
                     candidates.iter_rows(),

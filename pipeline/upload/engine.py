@@ -23,7 +23,7 @@ import signal as signal_module
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
-from typing import Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 from pipeline.upload.limiter import AdaptiveLimit
 
@@ -62,10 +62,9 @@ class StopSignal:
 
 
 @contextlib.contextmanager
-def interrupt_on_signals(signal: StopSignal, *, notice: str, out: TextIO) -> Iterator[None]:
+def interrupt_on_signals(signal: StopSignal, *, notice: str) -> Iterator[None]:
     """SIGINT/SIGTERM interrupt ``signal``: the first one lets in-flight work finish within the
-    grace period, a second one cancels it at once. ``notice`` is logged on the first (``out``
-    is no longer used)."""
+    grace period, a second one cancels it at once. ``notice`` is logged on the first."""
     loop = asyncio.get_running_loop()
     installed: list[signal_module.Signals] = []
 
