@@ -30,11 +30,6 @@ class ServerStats:
     uploads: int = 0
     stored: int = 0
 
-    @property
-    def requests_by_path(self) -> Counter[str]:
-        """The counts by route, under their former name: the API's routes are their paths."""
-        return self.requests_by_route
-
 
 SETTINGS = web.AppKey("fileapi.settings", ServerSettings)
 STORAGE = web.AppKey("fileapi.storage", Storage)

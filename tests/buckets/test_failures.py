@@ -19,7 +19,7 @@ Cli = Callable[..., Result]
 
 
 def api_calls(api: BackgroundServer) -> int:
-    return sum(api.app[STATS].requests_by_path.values())
+    return sum(api.app[STATS].requests_by_route.values())
 
 
 @pytest.mark.parametrize("via", ["url", "relay"])

@@ -63,9 +63,9 @@ def test_a_prefix_is_a_manifest_like_a_folder(
     assert downloaded(rows[key]["download_url"]) == body_of(key)
     assert set(table["status"]) == {"ok"}
 
-    calls = sum(api.app[STATS].requests_by_path.values())
+    calls = sum(api.app[STATS].requests_by_route.values())
     again = cli("run", prefix, "--base-url", api.base_url, "--upload-path", "up")
-    assert again.exit_code == 0 and sum(api.app[STATS].requests_by_path.values()) == calls
+    assert again.exit_code == 0 and sum(api.app[STATS].requests_by_route.values()) == calls
     plan = cli("run", prefix, "--dry-run", "--refresh-within", "30d", "--json")
     assert plan.exit_code == 0, plan.stderr
     assert '"refresh": 8' in plan.stdout

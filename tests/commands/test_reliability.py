@@ -38,7 +38,7 @@ def test_all_rows_succeed_under_25_percent_transient_failures(
     assert table["status"].to_list() == ["ok"] * 40
     attempts = table["attempts"].to_list()
     assert sum(attempts) > 40  # some rows needed retries, and attempts counts them
-    uploads = sum(n for p, n in api.app[STATS].requests_by_path.items() if p.startswith("/api/"))
+    uploads = sum(n for p, n in api.app[STATS].requests_by_route.items() if p.startswith("/api/"))
     assert uploads == sum(attempts)
 
 

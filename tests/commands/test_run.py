@@ -23,7 +23,7 @@ Cli = Callable[..., Result]
 
 def uploads_seen(api: BackgroundServer) -> int:
     """Upload requests the API server received."""
-    counts = api.app[STATS].requests_by_path
+    counts = api.app[STATS].requests_by_route
     return sum(n for path, n in counts.items() if path.startswith("/api/file-"))
 
 

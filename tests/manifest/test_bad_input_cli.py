@@ -40,7 +40,7 @@ def test_bad_manifest_exits_2_with_one_line_and_calls_nothing(
     assert lines[0].startswith("ferry: error: ")
     assert ("-: " if case.stdin else path.name) in lines[0] and case.expect in lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
-    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sum(api.app[STATS].requests_by_route.values()) == 0
     assert not list(tmp_path.glob("*.results.*"))
 
 
@@ -71,7 +71,7 @@ def test_bad_results_table_exits_2_and_is_never_overwritten(
     assert result.exit_code == 2
     assert str(results) in result.stderr and expect in result.stderr
     assert results.read_bytes() == before
-    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sum(api.app[STATS].requests_by_route.values()) == 0
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def test_bad_options_exit_2_before_any_request(
     result = cli("run", manifest, "--base-url", api.base_url, *args)
     assert result.exit_code == 2, result.stderr
     assert "Traceback" not in result.stderr
-    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sum(api.app[STATS].requests_by_route.values()) == 0
 
 
 def test_column_not_in_the_manifest_exits_2_naming_both(
@@ -109,7 +109,7 @@ def test_column_not_in_the_manifest_exits_2_naming_both(
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "--column url=image_url" in result.stderr and "'image_url'" in result.stderr
-    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sum(api.app[STATS].requests_by_route.values()) == 0
 
 
 def test_unknown_column_field_exits_2_naming_both(cli: Cli, tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_bad_rows_fail_alone_as_invalid_row(
         "control": "invalid_row",
     }
     assert table.filter(pl.col("error_kind") == "invalid_row")["attempts"].to_list() == [0] * 4
-    uploads = api.app[STATS].requests_by_path
+    uploads = api.app[STATS].requests_by_route
     assert sum(n for p, n in uploads.items() if p.startswith("/api/")) == 2
 
 
@@ -187,5 +187,5 @@ def test_a_table_damaged_inside_is_found_while_planning(
     assert len(lines) == 1 and str(results) in lines[0], result.stderr
     assert "not a readable result table" in lines[0]
     assert results.read_bytes() == before
-    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sum(api.app[STATS].requests_by_route.values()) == 0
     assert sorted(p.name for p in tmp_path.glob("damaged.parquet*")) == ["damaged.parquet"]

@@ -21,7 +21,7 @@ MD5_B64 = "nhB9nTcrtoJr2B01QqQZ1g=="
 
 
 def uploads(api: BackgroundServer) -> int:
-    return sum(n for p, n in api.app[STATS].requests_by_path.items() if p.startswith("/api/"))
+    return sum(n for p, n in api.app[STATS].requests_by_route.items() if p.startswith("/api/"))
 
 
 def test_column_mapping_and_integrity_columns_reach_the_table(

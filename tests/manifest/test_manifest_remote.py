@@ -114,4 +114,4 @@ def test_http_manifest_from_a_server(
         read_manifest(missing)
     result = cli("run", missing, "--base-url", api.base_url)
     assert result.exit_code == 2 and "HTTP 404" in result.stderr
-    assert sum(api.app[STATS].requests_by_path.values()) == 0
+    assert sum(api.app[STATS].requests_by_route.values()) == 0

@@ -336,7 +336,7 @@ async def test_stats_and_access_log_never_show_the_key(
     stats = client.app[STATS]
     assert stats.uploads == 2
     assert stats.stored == 1
-    assert stats.requests_by_path["/api/file-base64-upload"] == 2
+    assert stats.requests_by_route["/api/file-base64-upload"] == 2
     lines = [r.getMessage() for r in caplog.records if r.name == "fileapi.access"]
     assert any(re.fullmatch(r"POST /api/file-base64-upload 200 [\d.]+ms", line) for line in lines)
     assert any(line.startswith("POST /api/file-base64-upload 401 ") for line in lines)
