@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-import polars as pl
-import pyarrow.parquet as pq
-
 from pipeline.buckets.needs import StoreNeeds
 from pipeline.buckets.registry import Stores
 from pipeline.buckets.signing import Signer
+from pipeline.commands.planning import manifest_batches, plan_in, plan_run, run_stores
 from pipeline.core.errors import FatalApiError, InternalError, TableWriteError
 from pipeline.core.fdlimit import fit_concurrency
 from pipeline.core.logs import fields
@@ -27,10 +23,9 @@ from pipeline.core.metrics import record_run
 from pipeline.core.progress import Progress, StepProgress
 from pipeline.core.settings import RunSettings
 from pipeline.core.summary import ConcurrencyFigures, RunSummary
-from pipeline.manifest import open_manifest
-from pipeline.plan.planner import ManifestNames, Plan, PlanOptions, make_plan
+from pipeline.plan.planner import Plan
 from pipeline.plan.rows import PlannedRow, ResultRow, result_row
-from pipeline.store import ResultStore, RunRecorder, RunSpace
+from pipeline.store import ResultStore, RunRecorder
 from pipeline.upload.checksums import has_hash
 from pipeline.upload.client import ApiClient
 from pipeline.upload.engine import (
@@ -58,85 +53,6 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-#: Manifest rows per batch handed to the planner: the peak of reading follows it.
-BATCH_ROWS = 25_000
-
-
-def _expected_rows(path: Path | None) -> int | None:
-    """About how many rows a local manifest has, to size the plan's partitions."""
-    if path is None:
-        return None
-    try:
-        if path.is_dir():
-            return None  # a folder may hold millions of files: counting them is reading it
-        if path.suffix.lower() == ".parquet":
-            return int(pq.read_metadata(path).num_rows)
-        return path.stat().st_size // 40  # text: a URL and a little more a line
-    except (
-        OSError,
-        ValueError,
-    ):  # unreadable (pyarrow's errors are ValueErrors): the reader says why
-        return None
-
-
-@contextlib.contextmanager
-def _manifest(
-    settings: RunSettings, stores: Stores, needs: StoreNeeds
-) -> Iterator[tuple[Iterator[pl.DataFrame], Path, ManifestNames]]:
-    """The manifest's rows in batches (the stores they use noted in ``needs``), the folder
-    local sources are relative to, its names."""
-    with open_manifest(
-        settings.manifest, options=settings.manifest_options, stores=stores
-    ) as source:
-        base_dir = Path.cwd() if source.path is None else source.path
-        if base_dir.is_file():
-            base_dir = base_dir.parent
-        names = ManifestNames(
-            source.label,
-            source.id_column,
-            source.file_name_column,
-            _expected_rows(source.path),
-            hashed_ids=source.hashes_ids,
-        )
-        yield needs.watch(source.batches(BATCH_ROWS)), base_dir, names
-
-
-def plan_run(settings: RunSettings) -> RunSummary:
-    """``--dry-run``: the plan against the table (and anything a run left), changing nothing."""
-    store = ResultStore(settings.results)
-    stores, needs = _stores(settings), StoreNeeds()
-    with (
-        _manifest(settings, stores, needs) as (batches, _, names),
-        store.open_run(dry_run=True) as space,
-    ):
-        plan = _plan(batches, space, settings, names)
-        needs.require(stores.environment, sign=settings.via != "relay")
-    return RunSummary(results=settings.results, run_id="dry-run", plan=plan.counts, dry_run=True)
-
-
-def _plan(
-    batches: Iterator[pl.DataFrame], space: RunSpace, settings: RunSettings, names: ManifestNames
-) -> Plan:
-    """The plan of ``settings`` in ``space``; a line every few seconds while it is made."""
-    options = PlanOptions(
-        now=datetime.now(UTC),
-        failed_only=settings.failed_only,
-        refresh_within=settings.refresh_within,
-        limit=settings.limit,
-        shard=settings.shard,
-    )
-    return make_plan(
-        batches,
-        space.table_rows(),
-        options,
-        base=space.base,
-        scratch=space.scratch,
-        chunks=space.chunks,
-        names=names,
-        progress=StepProgress("planning", "manifest rows read", every=settings.log_every_seconds),
-    )
-
-
 def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     """Do one run of ``settings.manifest`` into ``settings.results`` and summarise it.
 
@@ -149,9 +65,9 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
     settings = replace(settings, concurrency=fit_concurrency(settings.concurrency))
     out = stream if stream is not None else sys.stderr
     store = ResultStore(settings.results)
-    stores, needs = _stores(settings), StoreNeeds()
+    stores, needs = run_stores(settings), StoreNeeds()
     with (
-        _manifest(settings, stores, needs) as (batches, base_dir, names),
+        manifest_batches(settings, stores, needs) as (batches, base_dir, names),
         store.open_run() as space,
     ):
         if space.recovered:
@@ -160,17 +76,12 @@ def run(settings: RunSettings, *, stream: TextIO | None = None) -> RunSummary:
                 f"{settings.results}",
                 extra=fields(rows=space.recovered, results=str(settings.results)),
             )
-        plan = _plan(batches, space, settings, names)
+        plan = plan_in(batches, space, settings, names)
         # a store without credentials stops the run here, before any upload
         needs.require(stores.environment, sign=settings.via != "relay")
         run = _Run(settings, plan, space.recorder(), base_dir, out, stores, started)
         result: RunSummary = run_event_loop(run.execute())
         return result
-
-
-def _stores(settings: RunSettings) -> Stores:
-    """The run's object store clients (made on first use)."""
-    return Stores(settings.stores, read_timeout=settings.timeout)
 
 
 class _Run:
