@@ -18,6 +18,7 @@ the fallback should that way refuse.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from pipeline.store.table import (
 
 #: A position past any table.
 _END = 1 << 62
+
+log = logging.getLogger(__name__)
 
 
 #: Called with the rows written so far, while the table is being written.
@@ -121,9 +124,11 @@ def _merge_streamed(
     columns = table_schema(table)
     target = _target_schema(columns, checkpoints)
     if target == columns and _only_adds(table, segments, base):
-        with contextlib.suppress(AppendError):  # else the merge below writes the same rows
+        try:
             _append(table, checkpoints, by_bucket, target, chunks, progress)
             return
+        except AppendError as exc:  # the merge below writes the same rows
+            log.info(f"ferry: {table.name} is rewritten whole, not appended to: {exc}")
     old = _OldRows(table)
     with TableWriter(table, target, progress=progress) as out:
         for bucket in sorted(by_bucket):

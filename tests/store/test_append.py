@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import logging
 import struct
 from datetime import UTC, datetime
 from pathlib import Path
@@ -116,8 +117,9 @@ def test_ferry_writes_its_tables_without_a_page_index(tmp_path: Path) -> None:
 
 
 def test_a_table_with_a_page_index_is_merged_not_appended(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="pipeline.store.finish")
     path = ok_table(tmp_path)
     pq.write_table(pq.read_table(path), path, write_page_index=True)  # as another tool wrote it
     before = read_results(path)
@@ -131,6 +133,7 @@ def test_a_table_with_a_page_index_is_merged_not_appended(
     monkeypatch.setattr(FINISH, "append_files", spy)
     merged = finish_with(path, [placed("y", "ok", 7 + 1, 1), placed("z", "ok", 7 + 2, 2)], 2)
     assert len(appended) == 1  # tried, refused, and the merge wrote the same rows
+    assert "rewritten whole, not appended to" in caplog.text and "page index" in caplog.text
     assert merged.head(7).equals(before)
     assert merged["id"].to_list() == [*"abcdefg", "y", "z"]
 
