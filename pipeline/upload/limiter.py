@@ -36,8 +36,10 @@ on loss, and BBR's periodic re-measurement of the latency floor (ProbeRTT):
   ``--concurrency 16`` on an API that does not push back (one that answers at once spends its
   time on CPU, where fewer requests in flight only lose the overlap of client and server).
   After a drop there is no floor but 1.
-* **Idle.** A round in which fewer than half the limit were in flight (the manifest's tail, rows
-  waiting for a retry) does not grow the limit: nothing was learnt about a larger one.
+* **Idle.** A round in which the limit was never full (the manifest's tail, rows waiting for a
+  retry, a ``--rate``) does not grow the limit: nothing was learnt about a larger one (TCP's
+  congestion window validation, RFC 7661). Netflix's rule, fewer than half in flight, let the
+  limit of a small API climb while its 429'd rows waited out their ``Retry-After``.
 
 The object is pure: it is fed ``(latency, dropped, in_flight)`` samples and reads time from the
 clock it is given, so tests drive it with synthetic latencies. The fan-out
@@ -141,7 +143,7 @@ class AdaptiveLimit:
         if rtt <= 0:
             return
         noload = self._noload_latency(now, rtt)
-        app_limited = in_flight < self._estimate / 2
+        app_limited = in_flight < self.limit
         if self._probing:  # measured: back to the limit
             self._probing = False
             self._set(self._estimate)

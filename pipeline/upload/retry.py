@@ -76,8 +76,8 @@ async def tries(
     """Call ``attempt`` until it returns, fails for good or its tries run out; what it gave
     (its value, or the last :class:`UploadError`) and how many tries that took.
 
-    ``again_at_once`` says a failure is tried again at once, as a try of its own that the
-    policy does not count against (``--via auto`` falling back to relay); ``failed`` hears of
+    ``again_at_once`` says a failure is tried again at once, whatever the policy says (``--via
+    auto`` falling back to relay; the try counts among the row's attempts); ``failed`` hears of
     every other failure (pacing, the adaptive limit); ``pause`` waits out a back-off; once
     ``stopped`` says so, nothing is tried again. An exception that is not an
     :class:`UploadError` (a bug) is raised as it is.

@@ -316,3 +316,22 @@ def test_a_run_that_does_not_fill_its_limit_does_not_grow_it() -> None:
         clock.now += LATENCY
         limit.on_sample(LATENCY, dropped=False, in_flight=1)
     assert limit.limit == INITIAL_LIMIT
+
+
+def test_a_limit_that_is_never_full_does_not_grow_until_it_is() -> None:
+    """Rows waiting out a ``Retry-After`` leave slots free: such rounds say nothing about a larger
+    limit (with Netflix's rule, fewer than half in flight, the limit of an API that takes three
+    climbed from 3 to 5 at the end of a run while its 429'd rows waited)."""
+    clock = Clock()
+    limit = AdaptiveLimit(clock=clock)
+    clock.now += 0.01
+    limit.on_sample(0.01, dropped=True, in_flight=INITIAL_LIMIT)  # slow start ends; no floor
+    assert limit.limit == 2
+    for _ in range(50):
+        clock.now += LATENCY
+        limit.on_sample(LATENCY, dropped=False, in_flight=limit.limit - 1)
+    assert limit.limit == 2
+    for _ in range(10):  # full rounds at the latency without a queue: room to grow
+        clock.now += LATENCY
+        limit.on_sample(LATENCY, dropped=False, in_flight=limit.limit)
+    assert limit.limit > 2
