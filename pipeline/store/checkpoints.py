@@ -137,9 +137,9 @@ class Checkpoints:
         segments = self.segments()
         if not segments:
             return None
-        empty = pl.from_arrow(pq.read_schema(segments[0].path).empty_table())
-        assert isinstance(empty, pl.DataFrame)
-        return empty.schema
+        # polars' own reader: building a pyarrow table here imports pandas when it is installed
+        # (pyarrow checks every table for a pandas frame), +0.3 s on every run's final write
+        return pl.Schema(pl.read_parquet_schema(segments[0].path))
 
     def mark_committed(self, new_version: Path) -> None:
         """Record that ``new_version`` (about to be renamed over the table) holds every row."""
