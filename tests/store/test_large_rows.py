@@ -109,13 +109,12 @@ def _plan_rows(rows: list[dict[str, str]]) -> pl.DataFrame:
     )
 
 
-def test_a_checkpoint_holds_references_and_every_way_out_joins_the_sources_back(
-    tmp_path: Path,
-) -> None:
-    rows = [*large_rows(6), {"url": "http://s/short", "file_name": "short.txt", "tag": "s"}]
+def _killed_run(
+    store: ResultStore, rows: list[dict[str, str]], *, checkpointed: bool
+) -> pl.DataFrame:
+    """A run of ``rows`` (their plan kept in ``T.plan/``) that journaled every row and was
+    killed, after a checkpoint or before one; the planned frame."""
     frame = _plan_rows(rows)
-    table = tmp_path / "t.parquet"
-    store = ResultStore(table)
     with store.open_run() as space:
         assert space.chunks is not None
         space.chunks.append(frame, ["tag"])
@@ -124,8 +123,19 @@ def test_a_checkpoint_holds_references_and_every_way_out_joins_the_sources_back(
         for number, row in enumerate(frame.iter_rows(named=True)):
             job = PlannedRow(row["id"], row["url"], "p", row["file_name"], None, number, number + 1)
             recorder.append(result_row(job, method="base64", run_id="r", attempts=1).to_journal())
-        recorder.checkpoint()
-        recorder.close()  # killed here: checkpointed, not finished
+        if checkpointed:
+            recorder.checkpoint()
+        recorder.close()  # killed here
+    return frame
+
+
+def test_a_checkpoint_holds_references_and_every_way_out_joins_the_sources_back(
+    tmp_path: Path,
+) -> None:
+    rows = [*large_rows(6), {"url": "http://s/short", "file_name": "short.txt", "tag": "s"}]
+    table = tmp_path / "t.parquet"
+    store = ResultStore(table)
+    frame = _killed_run(store, rows, checkpointed=True)  # checkpointed, not finished
     (segment,) = (TableFiles(table).checkpoints).glob("b*.parquet")
     stored = pl.read_parquet(segment)
     assert stored.filter(pl.col("_url_hash").is_not_null()).height == 6
@@ -264,18 +274,9 @@ def test_without_the_runs_plan_a_reader_says_so_and_the_next_run_keeps_the_rows(
     from pipeline.core.errors import ResultsError
 
     rows = large_rows(3)
-    frame = _plan_rows(rows)
     table = tmp_path / "t.parquet"
     store = ResultStore(table)
-    with store.open_run() as space:
-        assert space.chunks is not None
-        space.chunks.append(frame, ["tag"])
-        space.chunks.close()
-        recorder = space.recorder()
-        for number, row in enumerate(frame.iter_rows(named=True)):
-            job = PlannedRow(row["id"], row["url"], "p", row["file_name"], None, number, number + 1)
-            recorder.append(result_row(job, method="base64", run_id="r", attempts=1).to_journal())
-        recorder.close()  # killed
+    _killed_run(store, rows, checkpointed=False)
     shutil.rmtree(TableFiles(table).plan)  # and its plan removed by hand
     with pytest.raises(ResultsError, match=r"t\.parquet\.plan is gone"):
         store.read()
