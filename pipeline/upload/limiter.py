@@ -30,7 +30,9 @@ on loss, and BBR's periodic re-measurement of the latency floor (ProbeRTT):
 * **Drops.** A 429, 455, 5xx or timeout halves the limit at once, as TCP does on loss: the
   API's queues drain and the rounds after see its latency without a queue again. Answers to
   requests sent before a cut do not count after it: they met the old limit, and one burst of
-  429s cuts once.
+  429s cuts once. Nor does a drop within one round trip of the last (TCP cuts once per
+  window): the fan-out hands a larger limit's slots out over a few milliseconds, so some
+  requests of the burst that met the wall leave after its first 429 came back.
 * **Floor.** Until the API has dropped a request, latency alone never takes the limit below
   :data:`FLOOR`, ferry's fixed default: ``auto`` does not hold fewer requests than
   ``--concurrency 16`` on an API that does not push back (one that answers at once spends its
@@ -109,6 +111,7 @@ class AdaptiveLimit:
         self._probing = False
         self._probe_at = math.inf
         self._cut_at = -math.inf
+        self._dropped_at = -math.inf
         self._round_start = 0.0
         self._latencies: list[float] = []
         self._most_in_flight = 0
@@ -119,12 +122,16 @@ class AdaptiveLimit:
         now = self._clock()
         if now - latency < self._cut_at:
             return  # sent before the last cut: it says nothing about the limit in force
+        if dropped and now - self._dropped_at < self._round_trip():
+            # the same burst: a larger limit's slots are handed out over a few milliseconds,
+            # so some of its requests leave after the first 429 came back
+            return
         if dropped:  # at once: a round's worth of further requests would meet the wall too
             self._end_slow_start(now)
             self._probing = False
             self._floor = 1.0
             self._set(self._estimate * DROP_CUT)
-            self._cut_at = now
+            self._cut_at = self._dropped_at = now
             self._latencies, self._most_in_flight = [], 0
             return
         if not self._latencies:
@@ -171,6 +178,10 @@ class AdaptiveLimit:
         if self._slow_start:
             self._slow_start = False
             self._probe_at = now + PROBE_EVERY_SECONDS
+
+    def _round_trip(self) -> float:
+        """The API's latency without a queue as last measured (a round's least duration before)."""
+        return self._noload[0][1] if self._noload else MIN_ROUND_SECONDS
 
     def _probe(self, now: float) -> None:
         """Run the next round below the limit (see the module docstring)."""

@@ -210,6 +210,22 @@ def test_a_server_whose_latency_grows_with_its_load_gets_at_least_the_fixed_defa
     assert client.rate(5.0, 20.0) >= 0.97 * sixteen
 
 
+def test_one_burst_of_429s_cuts_once_though_some_of_it_left_after_the_cut() -> None:
+    """The fan-out hands a larger limit's slots out over a few milliseconds: a request of the
+    burst that met the wall may leave after the first 429 came back and cut the limit."""
+    clock = Clock()
+    limit = settled(clock)
+    clock.now += 0.001
+    limit.on_sample(0.001, dropped=True, in_flight=limit.limit)
+    cut = limit.limit
+    clock.now += 0.004
+    limit.on_sample(0.002, dropped=True, in_flight=cut)  # sent 2 ms after the cut
+    assert limit.limit == cut
+    clock.now += LATENCY  # a round trip later the wall is met again: a second cut
+    limit.on_sample(0.001, dropped=True, in_flight=cut)
+    assert limit.limit < cut
+
+
 @pytest.mark.parametrize(("workers", "queue"), [(20, 1000), (26, 1000)])
 def test_an_endless_queue_gets_a_few_requests_over_the_workers(workers: int, queue: int) -> None:
     """An API that never answers 429 but queues: the limit stays a few above its workers (one
