@@ -168,7 +168,7 @@ def section(figures: dict[str, Any]) -> list[str]:
             ]
         )
     lines += markdown_table(
-        ["C (files at once)", "data", "ferry", "curl | curl", "ferry / curl"], rows
+        ["C (files at once)", "data", "ferry", "curl relay", "ferry / curl"], rows
     )
     lines += ["", "Reproduce: `.venv/bin/python -m benchmarks relay`.", ""]
     return lines
