@@ -341,5 +341,5 @@ def headline(figures: dict[str, Any]) -> str:
         f"{listing['ratio']:.2f}x boto3's paginator on the same server; "
         f"{figures['million']['objects']:,} listed objects planned with "
         f"{figures['million']['plan_peak_mib'] - figures['million']['list_peak_mib']:.0f} MiB "
-        "over the listing's own"
+        "of peak RSS over listing them alone"
     )
