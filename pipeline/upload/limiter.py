@@ -180,7 +180,7 @@ class AdaptiveLimit:
             self._probe_at = now + PROBE_EVERY_SECONDS
 
     def _round_trip(self) -> float:
-        """The API's latency without a queue as last measured (a round's least duration before)."""
+        """``rtt_noload`` as last measured; :data:`MIN_ROUND_SECONDS` before the first round."""
         return self._noload[0][1] if self._noload else MIN_ROUND_SECONDS
 
     def _probe(self, now: float) -> None:
