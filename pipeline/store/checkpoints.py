@@ -138,7 +138,7 @@ class Checkpoints:
         if not segments:
             return None
         # polars' own reader: building a pyarrow table here imports pandas when it is installed
-        # (pyarrow checks every table for a pandas frame), +0.3 s on every run's final write
+        # (pyarrow checks every table for a pandas frame): 0.3 to 0.45 s of CPU in every run
         return pl.Schema(pl.read_parquet_schema(segments[0].path))
 
     def mark_committed(self, new_version: Path) -> None:
