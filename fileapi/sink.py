@@ -1,7 +1,10 @@
-"""A size-capped temp-file writer: upload bytes go to disk in batches, never into memory whole.
+"""A size-capped upload writer: bytes go to disk in batches, never into memory whole.
 
-Used by all three upload methods. Writes happen in a worker thread so the event loop never
-waits on the disk; at most ``BATCH_BYTES`` are buffered. A sink that is not committed is
+Used by all three upload methods. An upload smaller than ``BATCH_BYTES`` never touches the
+temp directory: its bytes wait in memory and :meth:`TempSink.place` writes them straight to
+their final path, which saves a small upload four trips to a worker thread (open, flush,
+close, unlink). A larger one goes to a temp file in batches, written in a worker thread so the
+event loop never waits on the disk, and is moved into place. A sink that is not placed is
 discarded (its temp file deleted), so a refused or broken upload leaves no partial file.
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,7 +30,10 @@ class TooLargeError(Exception):
 
 
 class TempSink:
-    """Collects one upload in ``path``; call :meth:`finish` when complete, else :meth:`discard`."""
+    """Collects one upload; :meth:`finish` it, then :meth:`place` it, else :meth:`discard` it.
+
+    ``path`` is the temp file, created only once ``BATCH_BYTES`` have come.
+    """
 
     def __init__(self, path: Path, limit: int) -> None:
         self.path = path
@@ -36,10 +43,10 @@ class TempSink:
         self._buffer: list[bytes] = []
         self._buffered = 0
         self._file: BinaryIO | None = None
-        self._discarded = False
+        self._on_disk = False
+        self._done = False  # placed or discarded
 
     async def __aenter__(self) -> TempSink:
-        self._file = await asyncio.to_thread(self.path.open, "xb")
         return self
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -61,25 +68,44 @@ class TempSink:
             await self._flush()
 
     async def _flush(self) -> None:
-        if not self._buffer or self._file is None:
+        if not self._buffer or self._done:
             return
-        data, file = self._buffer, self._file
-        self._buffer, self._buffered = [], 0
-        await asyncio.to_thread(file.writelines, data)
+        data, self._buffer, self._buffered = self._buffer, [], 0
+        self._on_disk = True
+        await asyncio.to_thread(self._write_batch, data)
+
+    def _write_batch(self, data: list[bytes]) -> None:
+        if self._file is None:
+            self._file = self.path.open("xb")
+        self._file.writelines(data)
 
     async def finish(self) -> None:
-        """Write what is buffered and close the file; it stays at ``path``."""
+        """The upload is complete: a temp file gets what is buffered and is closed."""
+        if not self._on_disk:
+            return  # small: the bytes stay in memory until place()
         await self._flush()
         if self._file is not None:
             file, self._file = self._file, None
             await asyncio.to_thread(file.close)
 
-    async def discard(self) -> None:
-        """Close and delete the temp file; safe to call twice."""
-        if self._discarded:
-            return
-        self._discarded = True
+    def place(self, target: Path) -> None:
+        """Put the finished upload at ``target`` (blocking: call it from a worker thread)."""
+        if self._on_disk:
+            os.replace(self.path, target)
+        else:
+            with target.open("xb") as file:
+                file.writelines(self._buffer)
+        self._done = True
         self._buffer, self._buffered = [], 0
+
+    async def discard(self) -> None:
+        """Close and delete the temp file, if there is one; safe to call twice or once placed."""
+        if self._done:
+            return
+        self._done = True
+        self._buffer, self._buffered = [], 0
+        if not self._on_disk:
+            return
         file, self._file = self._file, None
 
         def remove() -> None:

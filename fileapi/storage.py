@@ -4,7 +4,7 @@ Layout of ``data_dir``::
 
     meta.sqlite3                      one row per upload (table ``uploads``)
     files/<token>/<uploadPath>/<fileName>
-    tmp/                              uploads in flight; emptied at start
+    tmp/                              uploads in flight of 1 MiB and more; emptied at start
 
 Every upload gets its own random ``token`` directory, so equal names never overwrite each
 other and deleting an upload is removing one directory. SQLite is used from one worker
@@ -14,7 +14,6 @@ thread only (a single-thread executor), so the event loop never blocks on it.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import shutil
 import sqlite3
@@ -82,7 +81,7 @@ class Storage:
     """Bytes on disk plus SQLite metadata under one ``data_dir``; open with :meth:`open`."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()  # once: paths below are checked as text
         self.files_dir = self.data_dir / "files"
         self.tmp_dir = self.data_dir / "tmp"
         self._db_path = self.data_dir / "meta.sqlite3"
@@ -126,15 +125,19 @@ class Storage:
         """Where the bytes of an upload live; always inside ``data_dir/files``."""
         return inside(self.files_dir, token, *upload_path.split("/"), file_name)
 
-    async def commit(self, temp: Path, record: StoredFile) -> None:
-        """Move the finished ``temp`` file into place and record ``record``'s metadata."""
-        await self._run(lambda: self._commit_sync(temp, record))
+    async def commit(self, record: StoredFile, place: Callable[[Path], None]) -> None:
+        """Have ``place`` put the finished upload's bytes at their path and record ``record``.
 
-    def _commit_sync(self, temp: Path, record: StoredFile) -> None:
+        ``place(target)`` runs in the database's worker thread, so keeping a small upload
+        costs one trip to a thread, not one per file operation.
+        """
+        await self._run(lambda: self._commit_sync(record, place))
+
+    def _commit_sync(self, record: StoredFile, place: Callable[[Path], None]) -> None:
         target = self.path_of(record.token, record.upload_path, record.file_name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temp, target)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            place(target)
             self._db().execute(
                 f"INSERT INTO uploads ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", astuple(record)
             )

@@ -1,8 +1,9 @@
 """The three upload endpoints: URL, multipart stream and Base64.
 
 Each one checks its parameters, streams the bytes into a :class:`~fileapi.sink.TempSink`
-inside ``data_dir/tmp`` and then hands the finished file to :func:`store`, which names it,
-types it, moves it into place and answers. A credit is reserved first and refunded if the
+(memory for a small upload, a temp file inside ``data_dir/tmp`` for a larger one) and then
+hands the finished upload to :func:`store`, which names it, types it, puts it in place and
+answers. A credit is reserved first and refunded if the
 upload fails; a failed upload leaves no file behind.
 """
 
@@ -105,7 +106,7 @@ async def store(
         expires_at=now + settings.ttl_seconds,
     )
     await sink.finish()
-    await request.app[STORAGE].commit(sink.path, record)
+    await request.app[STORAGE].commit(record, sink.place)
     request.app[STATS].stored += 1
     return api_json(200, SUCCESS_MSG, upload_data(public_base(request), record))
 

@@ -1,0 +1,56 @@
+"""The upload sink: a small upload stays in memory until placed, a large one goes through a
+temp file, and nothing is left behind by one that is discarded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fileapi.sink import BATCH_BYTES, TempSink, TooLargeError
+
+
+async def test_a_small_upload_never_touches_the_temp_dir(tmp_path: Path) -> None:
+    temp, target = tmp_path / "upload.part", tmp_path / "kept.txt"
+    async with TempSink(temp, limit=BATCH_BYTES) as sink:
+        await sink.write(b"hello ")
+        await sink.write(b"world")
+        await sink.finish()
+        assert not temp.exists()
+        sink.place(target)
+        await sink.discard()  # placed: nothing to remove
+    assert target.read_bytes() == b"hello world"
+    assert sink.size == 11 and sink.head == b"hello world"
+
+
+async def test_a_large_upload_goes_through_a_temp_file_and_is_moved(tmp_path: Path) -> None:
+    temp, target = tmp_path / "upload.part", tmp_path / "kept.bin"
+    chunk = b"x" * (BATCH_BYTES // 2)
+    async with TempSink(temp, limit=4 * BATCH_BYTES) as sink:
+        for _ in range(3):
+            await sink.write(chunk)
+        assert temp.stat().st_size == BATCH_BYTES  # one full batch written so far
+        await sink.finish()
+        sink.place(target)
+        await sink.discard()
+    assert not temp.exists()
+    assert target.stat().st_size == 3 * len(chunk)
+
+
+@pytest.mark.parametrize("size", [10, 3 * BATCH_BYTES // 2])
+async def test_a_discarded_upload_leaves_nothing(tmp_path: Path, size: int) -> None:
+    temp = tmp_path / "upload.part"
+    sink = TempSink(temp, limit=4 * BATCH_BYTES)
+    await sink.write(b"y" * size)
+    await sink.discard()
+    await sink.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_too_large_raises_and_an_error_inside_discards(tmp_path: Path) -> None:
+    temp = tmp_path / "upload.part"
+    with pytest.raises(TooLargeError):
+        async with TempSink(temp, limit=BATCH_BYTES + 5) as sink:
+            await sink.write(b"z" * BATCH_BYTES)
+            await sink.write(b"z" * 6)
+    assert list(tmp_path.iterdir()) == []
