@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,6 +46,9 @@ class TempSink:
         self._file: BinaryIO | None = None
         self._on_disk = False
         self._done = False  # placed or discarded
+        # A flush cancelled on the loop goes on in its thread: the lock and ``_done`` keep it
+        # from creating or writing the temp file after a discard has removed it.
+        self._file_lock = threading.Lock()
 
     async def __aenter__(self) -> TempSink:
         return self
@@ -75,18 +79,28 @@ class TempSink:
         await asyncio.to_thread(self._write_batch, data)
 
     def _write_batch(self, data: list[bytes]) -> None:
-        if self._file is None:
-            self._file = self.path.open("xb")
-        self._file.writelines(data)
+        with self._file_lock:
+            if self._done:
+                return
+            if self._file is None:
+                self._file = self.path.open("xb")
+            self._file.writelines(data)
+
+    def _close(self, *, remove: bool) -> None:
+        with self._file_lock:
+            file, self._file = self._file, None
+            if file is not None:
+                file.close()
+            if remove:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
 
     async def finish(self) -> None:
         """The upload is complete: a temp file gets what is buffered and is closed."""
         if not self._on_disk:
             return  # small: the bytes stay in memory until place()
         await self._flush()
-        if self._file is not None:
-            file, self._file = self._file, None
-            await asyncio.to_thread(file.close)
+        await asyncio.to_thread(self._close, remove=False)
 
     def place(self, target: Path) -> None:
         """Put the finished upload at ``target`` (blocking: call it from a worker thread)."""
@@ -106,12 +120,4 @@ class TempSink:
         self._buffer, self._buffered = [], 0
         if not self._on_disk:
             return
-        file, self._file = self._file, None
-
-        def remove() -> None:
-            if file is not None:
-                file.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
-
-        await asyncio.shield(asyncio.to_thread(remove))
+        await asyncio.shield(asyncio.to_thread(self._close, remove=True))

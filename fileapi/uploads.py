@@ -3,8 +3,8 @@
 Each one checks its parameters, streams the bytes into a :class:`~fileapi.sink.TempSink`
 (memory for a small upload, a temp file inside ``data_dir/tmp`` for a larger one) and then
 hands the finished upload to :func:`store`, which names it, types it, puts it in place and
-answers. A credit is reserved first and refunded if the
-upload fails; a failed upload leaves no file behind.
+answers. A credit is reserved first and refunded if the upload fails; a failed upload leaves
+no file behind.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@ temp file, and nothing is left behind by one that is discarded."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,4 +57,35 @@ async def test_too_large_raises_and_an_error_inside_discards(tmp_path: Path) -> 
         async with TempSink(temp, limit=BATCH_BYTES + 5) as sink:
             await sink.write(b"z" * BATCH_BYTES)
             await sink.write(b"z" * 6)
+    assert list(tmp_path.iterdir()) == []
+
+
+class LateSink(TempSink):
+    """A sink whose batches wait for ``go`` before they run: a thread slow to start."""
+
+    def __init__(self, path: Path, limit: int, go: threading.Event) -> None:
+        super().__init__(path, limit)
+        self.go = go
+
+    def _write_batch(self, data: list[bytes]) -> None:
+        self.go.wait(timeout=10)
+        super()._write_batch(data)
+
+
+async def test_a_discard_during_a_cancelled_flush_leaves_no_temp_file(tmp_path: Path) -> None:
+    """A client that goes away mid-batch cancels the flush on the loop, but its thread goes on:
+    it must not create or write the temp file after the discard has removed it."""
+    executor = ThreadPoolExecutor(max_workers=2)
+    asyncio.get_running_loop().set_default_executor(executor)
+    go = threading.Event()
+    temp = tmp_path / "upload.part"
+    sink = LateSink(temp, 4 * BATCH_BYTES, go)
+    writing = asyncio.create_task(sink.write(b"w" * BATCH_BYTES))
+    await asyncio.sleep(0.05)  # the batch is in its thread, waiting
+    writing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writing
+    await sink.discard()
+    go.set()  # the batch runs now, after the discard
+    executor.shutdown(wait=True)
     assert list(tmp_path.iterdir()) == []
