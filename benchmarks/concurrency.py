@@ -283,7 +283,6 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    figures["auto_default"] = auto_wins(figures)
     return figures
 
 
@@ -306,11 +305,6 @@ def _comparisons(figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
     named += [(f"no capacity, {name}", p["sweep"]) for name, p in figures["plain"].items()]
     return named
-
-
-def auto_wins(figures: dict[str, Any]) -> bool:
-    """Whether ``auto`` was at least as fast as ``16`` on every server measured."""
-    return not _auto_slower(figures)
 
 
 def _auto_slower(figures: dict[str, Any]) -> list[str]:
